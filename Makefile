@@ -1,0 +1,68 @@
+# pebuild — everything a fresh Debian machine needs is installed by `make setup`,
+# which `make test` and `make demo` run first. Idempotent: re-running does no work.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PEBUILD     := $(VENV)/bin/pebuild
+DEB_PKGS    := $(shell grep -v '^\s*\#' .ci/debian-packages.txt | tr '\n' ' ')
+STAMP_DEB   := $(VENV)/.deb-installed
+STAMP_PY    := $(VENV)/.py-installed
+PYTEST_ARGS ?=
+DEMO_DIR    ?= build/demo
+
+.PHONY: setup test lint bench demo smoke clean help
+
+help:
+	@echo "make demo   build a WinPE ISO from the built-in sample source and smoke-boot it (BIOS + UEFI)"
+	@echo "make test   install what is needed, then run the whole test suite"
+	@echo "make lint   ruff check + ruff format --check"
+	@echo "make bench  run the benchmarks in bench/ against the reference tools"
+	@echo "make setup  only install (Debian packages when root, Python package into $(VENV))"
+
+setup: $(STAMP_DEB) $(STAMP_PY)
+
+$(STAMP_DEB): .ci/debian-packages.txt
+	@mkdir -p $(VENV)
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "setup: Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "setup: installing Debian packages:" $$missing; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	  || { echo "setup: apt-get failed for:" $$missing >&2; exit 1; }; \
+	else \
+	  echo "setup: not root; install these Debian packages first: sudo apt-get install --no-install-recommends" $$missing >&2; exit 1; \
+	fi
+	@touch $@
+
+$(STAMP_PY): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' \
+	  || { echo "setup: pip could not install pebuild[test] into $(VENV)" >&2; exit 1; }
+	@touch $@
+
+test: setup
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+bench: setup
+	$(PY) bench/run.py
+
+smoke: setup
+	$(PEBUILD) sample-source $(DEMO_DIR)/kit --arch amd64
+	$(PEBUILD) iso $(DEMO_DIR)/kit/media $(DEMO_DIR)/sample.iso \
+	  --bios "$(DEMO_DIR)/kit/fwfiles/etfsboot.com" --uefi "$(DEMO_DIR)/kit/fwfiles/efisys.bin"
+	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com'
+	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi'
+
+demo: setup
+	@mkdir -p $(DEMO_DIR)
+	$(PEBUILD) make amd64 --recipe recipes/capture.toml --source sample -o $(DEMO_DIR)/winpe.iso --manifest $(DEMO_DIR)/manifest.json
+	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware bios
+	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware uefi
+
+clean:
+	rm -rf build .pytest_cache

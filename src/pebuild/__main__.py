@@ -1,0 +1,3 @@
+from pebuild.cli import main
+
+main()

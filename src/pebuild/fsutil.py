@@ -1,0 +1,172 @@
+"""Safe file-system primitives every writer uses.
+
+* Outputs are written to a temporary file beside the target, fsynced, then
+  renamed into place (`atomic_output`, `atomic_directory`): a crash or an error
+  never leaves a half-written output and never destroys the previous one.
+* Paths that come from recipes or from inside images are joined with
+  `safe_join`, which refuses anything that would escape its root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from pebuild.errors import OutputError, UsageError
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or str(exc)
+    return OutputError(f"cannot write output: {reason}", path=path)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """Yield a binary file that becomes `path` only if the block finishes without error."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError("cannot write output: directory does not exist", path=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise _output_error(target, exc) from None
+    tmp_path = Path(tmp)
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp_path, mode)
+        os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise _output_error(target, exc) from None
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    fsync_dir(parent)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+    with atomic_output(path, mode=mode) as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, replace: bool = True) -> Iterator[Path]:
+    """Yield a fresh temporary directory that is renamed to `path` on success.
+
+    An existing `path` is replaced only after the new tree is complete (when `replace`).
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError("cannot write output: directory does not exist", path=parent)
+    if target.exists() and not replace:
+        raise OutputError("output directory already exists", path=target)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise _output_error(target, exc) from None
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = parent / f".{target.name}.old-{os.getpid()}"
+            os.rename(target, old)
+        os.rename(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _output_error(target, exc) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def normalize_image_path(path: str) -> str:
+    """Turn a Windows or POSIX relative path into a clean 'a/b/c' form; refuse escapes.
+
+    Accepts backslashes, a leading slash or backslash (meaning the root), and
+    refuses '..' components, drive letters, NUL bytes and empty names.
+    """
+    if "\x00" in path:
+        raise UsageError(f"path contains a NUL byte: {path!r}")
+    text = path.replace("\\", "/")
+    if len(text) >= 2 and text[1] == ":":
+        raise UsageError(f"path must be relative to its root, not a drive path: {path!r}")
+    parts: list[str] = []
+    for part in PurePosixPath(text).parts:
+        if part in ("/", "."):
+            continue
+        if part == "..":
+            raise UsageError(f"path escapes its root: {path!r}")
+        parts.append(part)
+    return "/".join(parts)
+
+
+def safe_join(root: str | os.PathLike[str], path: str) -> Path:
+    """Join `path` (from a recipe or an image) under `root`, guaranteeing it stays inside.
+
+    Symlinks already inside root are resolved and checked too.
+    """
+    base = Path(root).resolve()
+    rel = normalize_image_path(path)
+    joined = base / rel if rel else base
+    resolved = joined.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise UsageError(f"path escapes its root {str(base)!r}: {path!r}")
+    return joined
+
+
+def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy a file fast: reflink (FICLONE) when the file system allows, else copy_file_range."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        try:
+            import fcntl
+
+            fcntl.ioctl(fout.fileno(), 0x40049409, fin.fileno())  # FICLONE
+            return
+        except (OSError, ImportError):
+            pass
+        size = os.fstat(fin.fileno()).st_size
+        copied = 0
+        try:
+            while copied < size:
+                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - copied)
+                if n == 0:
+                    break
+                copied += n
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            fin.seek(copied)
+            fout.seek(copied)
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    shutil.copystat(src, dst)
+
+
+def sha256_file(path: str | os.PathLike[str], bufsize: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
