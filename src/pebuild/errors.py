@@ -48,7 +48,9 @@ class RecipeError(PebuildError):
     exit_code = 3
     kind = "recipe"
 
-    def __init__(self, message: str, *, path: str | PathLike[str] | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | PathLike[str] | None = None, line: int | None = None
+    ) -> None:
         super().__init__(message, path=path)
         self.line = line
 

@@ -34,7 +34,8 @@ def progress_display(description: str, *, quiet: bool | None = None) -> Iterator
         yield lambda _e: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
 
     console = Console(stderr=True)
     with RichProgress(

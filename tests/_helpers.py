@@ -1,0 +1,61 @@
+"""Helpers every test module may import (`from _helpers import require_tool, ...`)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: the installed console script beside this interpreter, else `python -m pebuild`
+_SCRIPT = Path(sys.executable).parent / "pebuild"
+PEBUILD_CMD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "pebuild"]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+BCD_FIXTURES = SHARED_DIR / "fixtures" / "bcd"
+
+#: program -> Debian package that provides it (the skip reason names it)
+TOOL_PACKAGES = {
+    "wimlib-imagex": "wimtools",
+    "hivexregedit": "libwin-hivex-perl",
+    "hivexsh": "libhivex-bin",
+    "xorriso": "xorriso",
+    "isoinfo": "genisoimage",
+    "genisoimage": "genisoimage",
+    "7z": "p7zip-full",
+    "udfinfo": "udftools",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "mkntfs": "ntfs-3g",
+    "dnsmasq": "dnsmasq",
+    "tftp": "tftp-hpa",
+    "atftp": "atftp",
+    "mdir": "mtools",
+    "fsck.vfat": "dosfstools",
+    "sfdisk": "fdisk",
+}
+
+
+def which(tool: str) -> str | None:
+    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin")
+
+
+def require_tool(tool: str) -> str:
+    """Return the tool's path or skip the test naming the Debian package to install."""
+    path = which(tool)
+    if path is None:
+        pkg = TOOL_PACKAGES.get(tool, tool)
+        pytest.skip(f"{tool} not installed (Debian package {pkg}; `make setup` installs it)")
+    return path
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], expected_code: int | None = None) -> None:
+    """Bad input: non-zero exit, exactly one line on stderr starting 'pebuild:', no traceback."""
+    assert proc.returncode != 0, proc
+    if expected_code is not None:
+        assert proc.returncode == expected_code, (proc.returncode, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pebuild: "), proc.stderr
+    assert "Traceback" not in proc.stderr
