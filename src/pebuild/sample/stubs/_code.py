@@ -1,0 +1,39 @@
+"""Machine code assembled from the .asm files beside this module (nasm 2.16, `nasm -f bin`).
+
+Checked in as bytes so nothing needs an assembler at run or test time; tests/sample
+re-assemble the sources when nasm is present and compare byte for byte.
+"""
+
+from __future__ import annotations
+
+#: bios.asm, 187 bytes; the marker record follows the last byte
+BIOS_CODE = bytes.fromhex(
+    "fa31c08ed88ec08ed0bc007cea117c0000fbfc8816ba7cbaf90330c0eebafb03b080eebaf803b001ee4230c0eebafb03"
+    "b003eebafa03b0c7eebafc03b00beebebb7cad89c1e309ac345ae8510049ebf5b020e84900b064e84400b06ce83f00b0"
+    "3de83a00a0ba7cc0e804e82700a0ba7ce82100b00de82600b00ae82100bafd03eca84074fbb80020ba0406efba04b0ef"
+    "faf4ebfc240f04303c39760204075250bafd03eca82074fb58baf803ee5053b40ebb0700cd105b585ac300"
+)
+
+#: efi_x64.asm, 129 bytes; the marker record follows the last byte
+EFI_X64_CODE = bytes.fromhex(
+    "535657554881ec280200004889d3488d356c0000000fb70e4883c602488d7c2420e30cac345a0fb6c066abffc9ebf231"
+    "c066ab488b4b40488d542420ff5108488b53184885d27407488b4b40ff5108c74424200d000a0066c74424240000488b"
+    "4b40488d542420ff5108488b4358b90200000031d24531c04531c9ff5068f4ebfd"
+)
+
+#: efi_ia32.asm, 130 bytes; the marker record follows the last byte
+EFI_IA32_CODE = bytes.fromhex(
+    "5589e553565781ec100200008b5d0ce8000000005e83c66e0fb70e83c60289e7e30bac345a0fb6c066ab49ebf331c066"
+    "ab89e050ff732c8b432cff500483c4088b431885c0740d50ff732c8b432cff500483c408c704240d000a0066c7442404"
+    "000089e050ff732c8b432cff500483c4086a006a006a006a028b4338ff5040f4ebfd"
+)
+
+#: arm64: `mov x0, #0` (EFI_SUCCESS) ; `ret` -- little-endian A64 words 0xD2800000, 0xD65F03C0
+EFI_ARM64_CODE = bytes.fromhex("000080d2c0035fd6")
+
+#: ia64: one all-zero bundle (template 0x00 MII: break.m 0 / break.i 0 / break.i 0).
+#: Never executed here (no IA64 firmware); it only gives the image a code section.
+EFI_IA64_CODE = bytes(16)
+
+#: x86/amd64 Windows stand-in entry: `xor eax, eax` ; `ret` (exit code 0)
+WIN_X86_CODE = bytes.fromhex("31c0c3")
