@@ -1,0 +1,39 @@
+"""TOML recipes: settings declared once (model.py), loaded and checked with file:line (loader.py)."""
+
+from pebuild.recipe.loader import Location, Recipe, load_recipe, overlays_dir, servicing_sections
+from pebuild.recipe.model import (
+    ARCHES,
+    BcdSettings,
+    FileAdd,
+    FileRename,
+    FileSettings,
+    ImageSettings,
+    LaunchApp,
+    MediaSettings,
+    PxeSettings,
+    RecipeSettings,
+    StartupSettings,
+    WimscriptSettings,
+    walk_settings,
+)
+
+__all__ = [
+    "ARCHES",
+    "BcdSettings",
+    "FileAdd",
+    "FileRename",
+    "FileSettings",
+    "ImageSettings",
+    "LaunchApp",
+    "Location",
+    "MediaSettings",
+    "PxeSettings",
+    "Recipe",
+    "RecipeSettings",
+    "StartupSettings",
+    "WimscriptSettings",
+    "load_recipe",
+    "overlays_dir",
+    "servicing_sections",
+    "walk_settings",
+]

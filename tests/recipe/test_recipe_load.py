@@ -1,0 +1,176 @@
+"""Recipes that load: defaults, includes, profiles, line index, rendering of startup files."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pebuild.errors import RecipeError, UsageError
+from pebuild.recipe import load_recipe, walk_settings
+from pebuild.recipe._lines import LineIndex
+from pebuild.recipe.render import startnet_cmd, startnet_lines, wimscript_ini, winpeshl_ini
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_empty_recipe_has_documented_defaults(tmp_path: Path) -> None:
+    r = load_recipe(write(tmp_path / "r.toml", ""))
+    assert r.settings.bcd.timeout == 30
+    assert r.settings.bcd.description == "Windows PE"
+    assert r.settings.media.prompt is True
+    assert r.settings.media.udf is True
+    assert r.settings.arch == ()
+    assert len(r.sha256) == 64
+
+
+def test_include_then_override_and_append(tmp_path: Path) -> None:
+    (tmp_path / "inc").mkdir()
+    write(tmp_path / "inc" / "tool.txt", "tool")
+    write(
+        tmp_path / "inc" / "base.toml",
+        '[bcd]\ntimeout = 5\nlocale = "de-DE"\n[[files.add]]\nsource = "tool.txt"\ndest = "a.txt"\n'
+        '[startup]\nstartnet = ["echo base"]\n[variables]\nserver = "one"\nshare = "s"\n',
+    )
+    write(tmp_path / "top.txt", "top")
+    top = write(
+        tmp_path / "top.toml",
+        'include = ["inc/base.toml"]\n[bcd]\ntimeout = 2\n[[files.add]]\nsource = "top.txt"\ndest = "b.txt"\n'
+        '[startup]\nstartnet = ["echo top"]\n[variables]\nserver = "two"\n',
+    )
+    r = load_recipe(top)
+    assert r.settings.bcd.timeout == 2
+    assert r.settings.bcd.locale == "de-DE"
+    assert [a.dest for a in r.settings.files.add] == ["a.txt", "b.txt"]
+    # sources resolve relative to the file that names them
+    assert r.settings.files.add[0].source == str((tmp_path / "inc" / "tool.txt").resolve())
+    assert r.settings.startup.startnet == ("echo base", "echo top")
+    assert r.settings.variables == {"server": "two", "share": "s"}
+    assert r.files == (tmp_path / "inc" / "base.toml", top)
+    # provenance of merged values points at the right file and line
+    assert r.location("bcd", "locale").path == tmp_path / "inc" / "base.toml"
+    assert r.location("bcd", "locale").line == 3
+    assert r.location("files", "add", 1, "dest").path == top
+    assert r.location("files", "add", 1, "dest").line == 6
+
+
+def test_profile_overrides_and_unknown_profile(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "r.toml",
+        "[bcd]\ntimeout = 30\n[profiles.fast]\nbcd.timeout = 0\nmedia.prompt = false\n"
+        '[profiles.fast.startup]\nstartnet = ["echo fast"]\n',
+    )
+    assert load_recipe(path).settings.bcd.timeout == 30
+    fast = load_recipe(path, profile="fast")
+    assert fast.settings.bcd.timeout == 0
+    assert fast.settings.media.prompt is False
+    assert fast.settings.startup.startnet == ("echo fast",)
+    assert fast.location("bcd", "timeout").line == 4
+    assert fast.sha256 != load_recipe(path).sha256
+    with pytest.raises(UsageError, match=r"no profile 'slow' \(profiles defined: fast\)"):
+        load_recipe(path, profile="slow")
+
+
+def test_line_index_tricky_toml() -> None:
+    text = (
+        "# comment [not.a.table]\n"  # 1
+        'a = """\n'  # 2
+        "[fake]\n"  # 3
+        'x = 1"""\n'  # 4
+        "b.c.d = 1\n"  # 5
+        '"quoted key".e = 2\n'  # 6
+        "[t]  # c\n"  # 7
+        "arr = [\n"  # 8
+        "  1, # one\n"  # 9
+        "  [2, 3],\n"  # 10
+        "  { k = 'v' },\n"  # 11
+        "]\n"  # 12
+        "[[aot]]\n"  # 13
+        "n = 1\n"  # 14
+        "[aot.sub]\n"  # 15
+        "m = 2\n"  # 16
+        "[[aot]]\n"  # 17
+        "n = 3\n"  # 18
+        "lit = 'a\\b'\n"  # 19
+        's = "x\\"y = z"\n'  # 20
+    )
+    tomllib.loads(text)  # the index is only ever built for valid TOML
+    idx = LineIndex.build(text)
+    assert idx.line_of(("a",)) == 2
+    assert ("fake",) not in idx.lines
+    assert idx.line_of(("b", "c", "d")) == 5
+    assert idx.line_of(("quoted key", "e")) == 6
+    assert idx.line_of(("t", "arr")) == 8
+    assert idx.line_of(("t", "arr", 0)) == 9
+    assert idx.line_of(("t", "arr", 1, 1)) == 10
+    assert idx.line_of(("t", "arr", 2, "k")) == 11
+    assert idx.line_of(("aot", 0, "n")) == 14
+    assert idx.line_of(("aot", 0, "sub", "m")) == 16
+    assert idx.line_of(("aot", 1, "n")) == 18
+    assert idx.line_of(("aot", 1, "lit")) == 19
+    assert idx.line_of(("aot", 1, "s")) == 20
+    assert idx.line_of(("aot", 1, "missing")) == 17  # nearest parent
+
+
+def test_startup_rendering(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "r.toml",
+        '[variables]\nserver = "deploy01"\n[startup]\nlaunch_app = "%SYSTEMDRIVE%\\\\menu.exe"\n'
+        'launch_apps = ["cmd.exe", {app = "x:\\\\tools\\\\{{ arch }}.exe", args = "/s {{ server }}"}]\n'
+        'startnet = ["net use Z: \\\\\\\\{{ server }}\\\\images"]\n',
+    )
+    r = load_recipe(path)
+    ini = winpeshl_ini(r, {"server": "deploy01", "arch": "amd64"})
+    assert ini == (
+        b"[LaunchApp]\r\nAppPath = %SYSTEMDRIVE%\\menu.exe\r\n[LaunchApps]\r\ncmd.exe\r\n"
+        b"x:\\tools\\amd64.exe, /s deploy01\r\n"
+    )
+    lines = startnet_lines(r, {"server": "deploy01"})
+    assert lines == ["net use Z: \\\\deploy01\\images"]
+    assert startnet_cmd(b"wpeinit\r\n", lines) == b"wpeinit\r\nnet use Z: \\\\deploy01\\images\r\n"
+    with pytest.raises(RecipeError) as info:
+        startnet_lines(r, {})
+    assert str(info.value).startswith(f"{path}:6: startup.startnet.0: 'server' is undefined")
+
+
+def test_launch_app_limit_after_rendering(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.toml", '[startup]\nlaunch_app = "{{ long }}"\n')
+    r = load_recipe(path)
+    assert winpeshl_ini(r, {"long": "a" * 250}) is not None
+    with pytest.raises(RecipeError, match=r":2: startup.launch_app: AppPath is 251 characters"):
+        winpeshl_ini(r, {"long": "a" * 251})
+
+
+def test_wimscript_sections(tmp_path: Path) -> None:
+    r = load_recipe(write(tmp_path / "r.toml", '[wimscript]\nexclusion_exception = ["\\\\keep"]\n'))
+    text = wimscript_ini(r.settings.wimscript).decode()
+    assert text.startswith("[ExclusionList]\r\n\\$ntfs.log\r\n")
+    assert "[ExclusionException]\r\n\\keep\r\n" in text
+    assert "[CompressionExclusionList]\r\n*.mp3\r\n" in text
+
+
+def test_docs_reference_matches_declarations() -> None:
+    from _helpers import REPO_ROOT
+    from pebuild.recipe.docs import render_reference
+
+    doc = (REPO_ROOT / "docs" / "recipes.md").read_text()
+    assert render_reference() in doc, "docs/recipes.md is stale: run python -m pebuild.recipe.docs"
+    for path, _field in walk_settings():
+        assert f"`{'.'.join(path)}`" in doc
+
+
+def test_to_json_round_trips_every_setting(tmp_path: Path) -> None:
+    import json
+
+    r = load_recipe(write(tmp_path / "r.toml", 'arch = "x86"\n'))
+    data = json.loads(json.dumps(r.to_json()))
+    settings = data["settings"]
+    for path, _f in walk_settings():
+        node = settings
+        for part in path:
+            node = node[part]
+    assert settings["arch"] == ["x86"]
