@@ -1,0 +1,97 @@
+"""Everything pebuild needs from pycdlib's internals, kept in one place.
+
+pycdlib reads the wall clock (`time.time()`, `time.localtime()`) for every
+directory record, volume descriptor and UDF timestamp, and `random` for the
+UDF volume set identifier (pycdlib 1.22 `udf.py`). A reproducible ISO needs
+all of them pinned: `pinned_clock` swaps those module references for the
+duration of one ISO build, with local time = UTC (so TZ cannot change bytes).
+`OrderedPyCdlib` adds oscdimg -yo style file ordering on top of pycdlib's
+layout (El Torito images first, then the files in directory order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random as _random
+import threading
+import time as _time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pycdlib
+import pycdlib.dates
+import pycdlib.dr
+import pycdlib.headervd
+import pycdlib.inode
+import pycdlib.pycdlib
+import pycdlib.udf
+import pycdlib.utils
+
+_MODULES = (pycdlib.dates, pycdlib.dr, pycdlib.headervd, pycdlib.pycdlib, pycdlib.udf, pycdlib.utils)
+_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def pinned_clock(epoch: int, seed: str) -> Iterator[None]:
+    """Make pycdlib see `epoch` as now and UTC as local time; seed its random numbers."""
+    rng = _random.Random(seed)
+    fake_time = SimpleNamespace(
+        time=lambda: float(epoch),
+        localtime=lambda secs=None: _time.gmtime(epoch if secs is None else secs),
+        gmtime=lambda secs=None: _time.gmtime(epoch if secs is None else secs),
+        strftime=_time.strftime,
+        struct_time=_time.struct_time,
+        mktime=_time.mktime,
+    )
+    fake_random = SimpleNamespace(getrandbits=rng.getrandbits, randint=rng.randint, random=rng.random)
+    with _LOCK:
+        saved: list[tuple[Any, str, Any]] = []
+        for mod in _MODULES:
+            for attr, repl in (("time", fake_time), ("random", fake_random)):
+                if hasattr(mod, attr):
+                    saved.append((mod, attr, getattr(mod, attr)))
+                    setattr(mod, attr, repl)
+        try:
+            yield
+        finally:
+            for mod, attr, orig in saved:
+                setattr(mod, attr, orig)
+
+
+class OrderedPyCdlib(pycdlib.PyCdlib):  # type: ignore[misc]
+    """PyCdlib whose file data follows a priority list after the El Torito images.
+
+    pycdlib lays out boot images right after the metadata, then every other
+    inode in directory order. `priority(inode) -> int` (lower first, stable)
+    re-packs the non-boot inodes in the same region, so files such as
+    boot/bcd and sources/boot.wim can sit at the front like oscdimg -yo does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pebuild_priority: dict[int, int] = {}
+
+    def _reshuffle_extents(self) -> None:
+        super()._reshuffle_extents()
+        if not self.pebuild_priority:
+            return
+        boot_inodes = set()
+        if self.eltorito_boot_catalog is not None:
+            entries = [self.eltorito_boot_catalog.initial_entry]
+            for sec in self.eltorito_boot_catalog.sections:
+                entries.extend(sec.section_entries)
+            boot_inodes = {id(e.inode) for e in entries if e.inode is not None}
+        inodes = [i for i in self.inodes if id(i) not in boot_inodes and i.get_data_length() > 0]
+        if not inodes:
+            return
+        start = min(i.extent_location() for i in inodes)
+        part_start = self.udf_main_descs.partitions[0].part_start_location if self._has_udf else 0
+        ordered = sorted(
+            sorted(inodes, key=lambda i: i.extent_location()),
+            key=lambda i: self.pebuild_priority.get(id(i), 1 << 30),
+        )
+        current = start
+        for ino in ordered:
+            current = self._set_inode(ino, current, part_start)
+        self._needs_reshuffle = False
