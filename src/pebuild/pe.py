@@ -1,0 +1,139 @@
+"""PE/COFF inspection with pefile: machine -> arch, subsystem, version, signature.
+
+The seed's classic trap is copying imagex.exe or msxml6.dll "from a 64-bit
+machine" into a 32-bit PE (or the reverse): the media builds and then fails at
+run time. Every PE file the builder puts into an image or onto media goes
+through `check_arch`, which names the file and both arches.
+Machine and subsystem numbers: Microsoft PE format spec, IMAGE_FILE_MACHINE_*
+and IMAGE_SUBSYSTEM_*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pebuild.errors import FormatError, PebuildError, SourceError
+
+#: IMAGE_FILE_MACHINE_* -> ADK arch name
+MACHINE_ARCH = {
+    0x014C: "x86",  # I386
+    0x8664: "amd64",  # AMD64
+    0xAA64: "arm64",  # ARM64
+    0x0200: "ia64",  # IA64
+    0x01C4: "arm",  # ARMNT
+    0x0EBC: "ebc",  # EFI byte code: runs on any UEFI with an EBC interpreter
+}
+
+SUBSYSTEMS = {
+    1: "native",
+    2: "windows",
+    3: "console",
+    10: "efi-application",
+    11: "efi-boot-service-driver",
+    12: "efi-runtime-driver",
+    13: "efi-rom",
+    16: "windows-boot-application",
+}
+
+
+@dataclass(frozen=True)
+class PeInfo:
+    machine: int
+    arch: str
+    subsystem: str
+    pe32_plus: bool
+    version: str | None
+    signed: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "arch": self.arch,
+            "machine": f"0x{self.machine:04x}",
+            "subsystem": self.subsystem,
+            "pe32_plus": self.pe32_plus,
+            "version": self.version,
+            "signed": self.signed,
+        }
+
+
+def is_pe(data: bytes) -> bool:
+    """MZ header whose e_lfanew points at a 'PE\\0\\0' signature."""
+    if len(data) < 0x40 or data[:2] != b"MZ":
+        return False
+    lfanew = int.from_bytes(data[0x3C:0x40], "little")
+    return data[lfanew : lfanew + 4] == b"PE\0\0"
+
+
+def inspect_pe(data: bytes | Path, *, name: str | None = None) -> PeInfo:
+    """Read a PE file's header fields; FormatError when it is not a valid PE."""
+    import pefile
+
+    label = name or (str(data) if isinstance(data, Path) else "<bytes>")
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    if not is_pe(raw):
+        raise FormatError("not a PE file (no MZ/PE signature)", path=label)
+    try:
+        pe = pefile.PE(data=raw, fast_load=True)
+    except pefile.PEFormatError as exc:
+        raise FormatError(f"malformed PE file: {exc.value}", path=label) from None
+    try:
+        machine = pe.FILE_HEADER.Machine
+        opt = pe.OPTIONAL_HEADER
+        security = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
+        signed = security.VirtualAddress != 0 and security.Size > 8
+        version = _version(pe)
+        return PeInfo(
+            machine=machine,
+            arch=MACHINE_ARCH.get(machine, f"machine-0x{machine:04x}"),
+            subsystem=SUBSYSTEMS.get(opt.Subsystem, f"subsystem-{opt.Subsystem}"),
+            pe32_plus=opt.Magic == 0x20B,
+            version=version,
+            signed=signed,
+        )
+    finally:
+        pe.close()
+
+
+def _version(pe: object) -> str | None:
+    """FileVersion from VS_FIXEDFILEINFO, e.g. '10.0.26100.1'; None without a version resource."""
+    import pefile
+
+    try:
+        pe.parse_data_directories(  # type: ignore[attr-defined]
+            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"]]
+        )
+    except Exception:
+        return None
+    fixed = getattr(pe, "VS_FIXEDFILEINFO", None)
+    if not fixed:
+        return None
+    info = fixed[0]
+    ms, ls = info.FileVersionMS, info.FileVersionLS
+    return f"{ms >> 16}.{ms & 0xFFFF}.{ls >> 16}.{ls & 0xFFFF}"
+
+
+def check_arch(
+    data: bytes | Path,
+    arch: str,
+    *,
+    name: str,
+    also_allowed: tuple[str, ...] = (),
+    error: type[PebuildError] = SourceError,
+) -> PeInfo | None:
+    """Return the PeInfo of a PE file for `arch`; None when `data` is not a PE file at all.
+
+    A PE of another machine raises `error` naming the file and both arches.
+    EFI byte code is arch-neutral. `also_allowed` admits e.g. x86 bootmgr.exe on
+    amd64 PXE media (the BIOS boot manager is 32-bit on every arch).
+    """
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    if not is_pe(raw):
+        return None
+    info = inspect_pe(raw, name=name)
+    if info.arch not in (arch, "ebc", *also_allowed):
+        raise error(
+            f"{name} is a {info.arch} PE file but the build is for {arch} "
+            f"(take it from the {arch} kit, not from a {info.arch} machine)"
+        )
+    return info
