@@ -128,6 +128,11 @@ def _build(
             if mf.rel in boot_rels and hide_inside:
                 continue
             v = views(mf.rel, False)
+            if not v.kwargs():
+                raise FormatError(
+                    f"{mf.rel!r} is deeper than the 8 directory levels of ISO 9660; keep Joliet or UDF on",
+                    path=req.media_dir,
+                )
             placed[mf.rel] = v
             _add_file(iso, mf, v, seen if req.dedupe else None)
         if req.udf_only:
@@ -282,6 +287,7 @@ def _set_file_order(iso: OrderedPyCdlib, order: list[str] | None, placed: dict[s
         if rec is not None and rec.inode is not None:
             prio.setdefault(id(rec.inode), n)
     iso.pebuild_priority = prio
+    iso._needs_reshuffle = True  # lay out again with the priorities at write time
 
 
 def _find_record(iso: OrderedPyCdlib, v: _Views) -> Any:
