@@ -52,7 +52,11 @@ BAD = [
     ("bad_missing_catalog/nocat.inf", "amd64", "catalog 'drv.cat' named by CatalogFile is missing"),
     ("bad_no_class/noclass.inf", "amd64", "needs both Class and ClassGuid"),
     ("bad_models_section/models.inf", "amd64", "models section [Nowhere.NTamd64], which is missing"),
-    ("bad_not_in_sourcedisks/unlisted.inf", "amd64", "'extra.sys' (CopyFiles) is not listed in [SourceDisksFiles]"),
+    (
+        "bad_not_in_sourcedisks/unlisted.inf",
+        "amd64",
+        "'extra.sys' (CopyFiles) is not listed in [SourceDisksFiles]",
+    ),
 ]
 
 

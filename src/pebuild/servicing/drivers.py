@@ -146,7 +146,9 @@ def _find_eq(text: str) -> int:
 
 
 def _expand_strings(inf: Inf) -> None:
-    strings = {e.key.lower(): (e.fields[0] if e.fields else "") for e in inf.sections.get("strings", []) if e.key}
+    strings = {
+        e.key.lower(): (e.fields[0] if e.fields else "") for e in inf.sections.get("strings", []) if e.key
+    }
 
     def sub(text: str) -> str:
         return re.sub(r"%([^%]+)%", lambda m: strings.get(m.group(1).lower(), m.group(0)), text)
@@ -231,9 +233,13 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
         arches = _arch_decorations(entry.fields)
         if arches and arch not in arches:
             supported = ", ".join(sorted(arches))
-            raise fail(f"driver is for {supported}, not {arch} (no NT{decoration[2:]} decoration in [Manufacturer])")
+            raise fail(
+                f"driver is for {supported}, not {arch} (no NT{decoration[2:]} decoration in [Manufacturer])"
+            )
         if not arches and arch != "x86":
-            raise fail(f"driver has no NT{decoration[2:]} decoration in [Manufacturer]: 64-bit Windows needs one")
+            raise fail(
+                f"driver has no NT{decoration[2:]} decoration in [Manufacturer]: 64-bit Windows needs one"
+            )
         deco = arches.get(arch, "")
         models = inf.section(f"{models_base}.{deco}") if deco else inf.section(models_base)
         if models is None:
@@ -296,7 +302,9 @@ def _copied_files(inf: Inf, install_sections: list[str], decoration: str, fail) 
                     raise fail(f"CopyFiles names section [{item}], which is missing")
                 for file_line in file_list:
                     dest = file_line.key if file_line.key else file_line.fields[0]
-                    source = file_line.fields[1] if len(file_line.fields) > 1 and file_line.fields[1] else dest
+                    source = (
+                        file_line.fields[1] if len(file_line.fields) > 1 and file_line.fields[1] else dest
+                    )
                     if source:
                         files.add(source)
     return files

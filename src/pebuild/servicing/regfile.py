@@ -166,6 +166,8 @@ class _Parser:
         delete = inner.startswith("-")
         path = inner[1:] if delete else inner
         path = path.strip()
+        if path.endswith("\\") and not path.endswith("\\\\"):
+            path = path[:-1]  # hivexregedit writes a hive's root as [PREFIX\]
         if not path or "\\\\" in path or path.startswith("\\") or path.endswith("\\"):
             raise self.fail(lineno, f"invalid key path {path!r}")
         return RegKeyEdit(path=path, delete=delete, line=lineno)
@@ -201,7 +203,9 @@ class _Parser:
             return RegValueEdit(name=name, type=vtype, data=raw, line=lineno)
         if data.startswith("hex"):
             raise self.fail(lineno, f"bad hex type in {data.split(':', 1)[0]!r}: expected hex: or hex(N):")
-        raise self.fail(lineno, f"unknown value data {data[:40]!r}: expected \"string\", dword:, hex:, hex(N): or -")
+        raise self.fail(
+            lineno, f'unknown value data {data[:40]!r}: expected "string", dword:, hex:, hex(N): or -'
+        )
 
     def parse_hex(self, lineno: int, text: str) -> bytes:
         text = text.replace(" ", "").replace("\t", "")
@@ -210,7 +214,9 @@ class _Parser:
         out = bytearray()
         for part in text.split(","):
             if not re.fullmatch(r"[0-9a-fA-F]{1,2}", part):
-                raise self.fail(lineno, f"bad hex byte {part!r}: expected two hex digits per comma-separated byte")
+                raise self.fail(
+                    lineno, f"bad hex byte {part!r}: expected two hex digits per comma-separated byte"
+                )
             out.append(int(part, 16))
         return bytes(out)
 
