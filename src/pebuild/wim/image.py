@@ -147,6 +147,13 @@ class Wim:
             raise UsageError("no such WIM file", path=p)
         if os.path.isdir(p):
             raise UsageError("is a directory, not a WIM file", path=p)
+        try:
+            with open(p, "rb") as fh:
+                magic = fh.read(8)
+        except OSError as exc:
+            raise UsageError(f"cannot read WIM: {exc.strerror}", path=p) from None
+        if magic not in (b"MSWIM\0\0\0", b"WLPWM\0\0\0"):
+            raise FormatError("not a WIM file (no MSWIM signature)", path=p)
         flags = L.WIMLIB_OPEN_FLAG_WRITE_ACCESS if write else 0
         if check:
             flags |= L.WIMLIB_OPEN_FLAG_CHECK_INTEGRITY

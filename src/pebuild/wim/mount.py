@@ -1,0 +1,439 @@
+"""Mount and commit WIM images without root or FUSE (imagex /mountrw … /unmount /commit).
+
+`mount` applies the image into DIR with libwim and records what it wrote —
+per path: type, size, mtime, ctime and inode (symlinks: their target) — in a
+state file OUTSIDE DIR: $XDG_STATE_HOME/pebuild/mounts/<sha256(realpath DIR)>.json
+(default ~/.local/state). Nothing inside DIR is pebuild's.
+
+`commit` walks DIR again and turns the difference into ONE
+wimlib_update_image() — deletes first, then adds of new or changed files,
+symlinks and whole new directory trees (empty ones too) — and one
+wimlib_overwrite() in append mode: new data, metadata, blob table and XML
+go after the old data and the header is written last, so an interrupted
+commit leaves the old image readable. Untouched files are never re-added, so
+their security descriptors, attributes, alternate data streams, short names,
+reparse points and hard links stay exactly as they were. A file whose size and
+mtime are unchanged but whose ctime or inode moved is compared by SHA-1 with
+the hash libwim keeps for it. Paths compare case-insensitively, as Windows
+does. See docs/wim.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pebuild.errors import OutputError, StateError, UsageError
+from pebuild.fsutil import write_bytes_atomic
+from pebuild.progress import Progress, ProgressEvent
+from pebuild.wim.image import Wim
+from pebuild.wim.model import AddCommand, DeleteCommand, UpdateCommand
+
+STATE_VERSION = 1
+#: entry tuple: (kind 'f'|'d'|'l', size, mtime_ns, ctime_ns, inode, symlink target or '')
+Entry = tuple[str, int, int, int, int, str]
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base, "pebuild", "mounts")
+
+
+def _key(real_dir: str) -> str:
+    return hashlib.sha256(real_dir.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _real(path: str | os.PathLike[str]) -> str:
+    return os.path.realpath(os.path.abspath(os.fspath(path)))
+
+
+@dataclass
+class MountRecord:
+    """What pebuild knows about one mount (the state file, minus the per-path entries)."""
+
+    dir: str
+    wim: str
+    index: int
+    readonly: bool
+    guid: str
+    wim_size: int
+    wim_mtime_ns: int
+    header_sha256: str
+    mounted_at: float
+    created_dir: bool
+    image_name: str = ""
+    commits: int = 0
+
+    @property
+    def state_file(self) -> Path:
+        return state_dir() / f"{_key(self.dir)}.json"
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class MountStatus:
+    record: MountRecord
+    stale: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.record.to_json(), "stale": self.stale, "reasons": self.reasons}
+
+
+@dataclass
+class CommitResult:
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.modified or self.deleted)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- state files
+
+
+def _wim_header_sha256(path: str) -> str:
+    with open(path, "rb") as fh:
+        header = bytearray(fh.read(208))
+    if len(header) >= 0x14:
+        header[0x10:0x14] = bytes(4)  # flags: the write-in-progress bit comes and goes
+    return hashlib.sha256(bytes(header)).hexdigest()
+
+
+def _load(dir_path: str | os.PathLike[str]) -> tuple[MountRecord, dict[str, Entry]]:
+    real = _real(dir_path)
+    path = state_dir() / f"{_key(real)}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StateError("not a pebuild mount (see `pebuild mounts`)", path=os.fspath(dir_path)) from None
+    except (OSError, ValueError) as exc:
+        raise StateError(f"mount state is unreadable ({exc}); run `pebuild discard`", path=path) from None
+    record = MountRecord(**data["record"])
+    entries = {k: tuple(v) for k, v in data["entries"].items()}
+    return record, entries  # type: ignore[return-value]
+
+
+def _save(record: MountRecord, entries: dict[str, Entry]) -> None:
+    state_dir().mkdir(parents=True, exist_ok=True)
+    payload = {"version": STATE_VERSION, "record": asdict(record), "entries": entries}
+    write_bytes_atomic(
+        record.state_file, json.dumps(payload, separators=(",", ":")).encode("utf-8"), mode=0o600
+    )
+
+
+@contextlib.contextmanager
+def _locked(name: str, what: str) -> Iterator[None]:
+    """An exclusive, non-blocking flock on a lock file beside the state files."""
+    locks = state_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateError(f"{what} is busy: another pebuild commit or discard holds its lock") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- walking
+
+
+def scan_tree(root: str) -> dict[str, Entry]:
+    """Every path below root ('a/b', '/' separated) with what commit compares."""
+    entries: dict[str, Entry] = {}
+    stack = [("", root)]
+    while stack:
+        rel_dir, abs_dir = stack.pop()
+        with os.scandir(abs_dir) as it:
+            for de in it:
+                rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
+                st = de.stat(follow_symlinks=False)
+                mode = st.st_mode
+                if stat.S_ISDIR(mode):
+                    entries[rel] = ("d", 0, 0, 0, st.st_ino, "")
+                    stack.append((rel, de.path))
+                elif stat.S_ISLNK(mode):
+                    entries[rel] = ("l", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, os.readlink(de.path))
+                elif stat.S_ISREG(mode):
+                    entries[rel] = ("f", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                else:
+                    entries[rel] = ("o", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+    return entries
+
+
+def _fold(entries: dict[str, Entry]) -> dict[str, str]:
+    """casefolded path -> path; two paths equal without case are refused (Windows cannot hold both)."""
+    folded: dict[str, str] = {}
+    for path in entries:
+        key = path.casefold()
+        other = folded.get(key)
+        if other is not None:
+            raise UsageError(f"{other!r} and {path!r} differ only in case; Windows images cannot hold both")
+        folded[key] = path
+    return folded
+
+
+def _parent_keys(key: str) -> Iterator[str]:
+    while "/" in key:
+        key = key.rsplit("/", 1)[0]
+        yield key
+
+
+def _sha1(path: str) -> bytes:
+    h = hashlib.sha1(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
+
+
+def diff_tree(
+    root: str, old: dict[str, Entry], new: dict[str, Entry], wim: Wim | None = None, index: int = 1
+) -> tuple[list[UpdateCommand], CommitResult]:
+    """The update commands that turn the mounted image (`old`) into the directory (`new`)."""
+    old_keys = _fold(old)
+    new_keys = _fold(new)
+    result = CommitResult()
+    deletes: list[UpdateCommand] = []
+    adds: list[UpdateCommand] = []
+    removed: set[str] = set()  # keys whose old subtree is deleted
+    added: set[str] = set()  # keys whose new subtree is added whole
+
+    for key in sorted(old_keys):
+        if any(p in removed for p in _parent_keys(key)):
+            removed.add(key)
+            continue
+        path = old_keys[key]
+        new_path = new_keys.get(key)
+        if new_path is None or old[path][0] != new[new_path][0]:
+            removed.add(key)
+            deletes.append(DeleteCommand(path, recursive=old[path][0] == "d"))
+            result.deleted.append(path)
+
+    for key in sorted(new_keys):
+        if any(p in added for p in _parent_keys(key)):
+            added.add(key)
+            continue
+        path = new_keys[key]
+        local = os.path.join(root, path)
+        kind = new[path][0]
+        if kind == "o":
+            raise UsageError("special files (devices, FIFOs, sockets) cannot go into a WIM", path=local)
+        old_path = old_keys.get(key)
+        if old_path is None or key in removed:
+            added.add(key)
+            adds.append(AddCommand(local, path))
+            result.added.append(path)
+            continue
+        if kind == "d":
+            continue
+        if _changed(old[old_path], new[path], local, wim, index, old_path):
+            adds.append(AddCommand(local, old_path))
+            result.modified.append(old_path)
+    return deletes + adds, result
+
+
+def _changed(old: Entry, new: Entry, local: str, wim: Wim | None, index: int, image_path: str) -> bool:
+    kind = new[0]
+    if kind == "l":
+        return old[5] != new[5]
+    if old[1] != new[1] or old[2] != new[2]:
+        return True  # size or mtime
+    if old[3] == new[3] and old[4] == new[4]:
+        return False  # same inode, never touched since the mount recorded it
+    # ctime/inode moved but size and mtime did not (chmod, cp --preserve, an editor that
+    # restores mtime): ask libwim for the SHA-1 it stores and hash the file.
+    if wim is None:
+        return True
+    entries = wim.entries(index, image_path, recursive=False)
+    stored = entries[0].sha1 if entries else None
+    if stored is None:
+        return new[1] != 0
+    return _sha1(local) != stored
+
+
+# ---------------------------------------------------------------- operations
+
+
+def _is_empty_dir(path: Path) -> bool:
+    with os.scandir(path) as it:
+        return next(it, None) is None
+
+
+def mount(
+    wim_path: str | os.PathLike[str],
+    dir_path: str | os.PathLike[str],
+    index: int | str = 1,
+    *,
+    readonly: bool = False,
+    progress: Progress | None = None,
+) -> MountRecord:
+    """Apply image `index` of a WIM into DIR (created if missing, must be empty) and record it."""
+    target = Path(dir_path)
+    created = False
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise UsageError("mount directory is not a directory", path=target)
+        if not _is_empty_dir(target):
+            raise UsageError("mount directory is not empty", path=target)
+    real_dir = _real(target)
+    if (state_dir() / f"{_key(real_dir)}.json").exists():
+        raise StateError("already a pebuild mount; commit or discard it first", path=target)
+    wim_real = _real(wim_path)
+    with Wim.open(wim_real) as wim:
+        idx = wim.image_index(index)
+        info = wim.info
+        name = wim.image_property(idx, "NAME") or ""
+        wim_stat = os.stat(wim_real)
+        record = MountRecord(
+            dir=real_dir,
+            wim=wim_real,
+            index=idx,
+            readonly=readonly,
+            guid=info.guid_hex,
+            wim_size=wim_stat.st_size,
+            wim_mtime_ns=wim_stat.st_mtime_ns,
+            header_sha256=_wim_header_sha256(wim_real),
+            mounted_at=time.time(),
+            created_dir=False,
+            image_name=name,
+        )
+        if not target.exists():
+            try:
+                target.mkdir(parents=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create mount directory: {exc.strerror}", path=target) from None
+            created = True
+        record.created_dir = created
+        try:
+            wim.extract_image(idx, real_dir, progress=progress)
+            entries = scan_tree(real_dir)
+            _save(record, entries)
+        except BaseException:
+            _clear_dir(Path(real_dir), remove=created)
+            raise
+    return record
+
+
+def commit(
+    dir_path: str | os.PathLike[str],
+    *,
+    check: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> CommitResult:
+    """Write DIR's changes into its WIM: one update, append mode (or --rebuild: temp + rename)."""
+    record, old = _load(dir_path)
+    if record.readonly:
+        raise StateError("mounted read-only; nothing can be committed (discard it instead)", path=record.dir)
+    if not os.path.isdir(record.dir):
+        raise StateError("mount directory is gone; run `pebuild discard`", path=record.dir)
+    with _locked(_key(record.dir), "this mount"), _locked(_key(record.wim), "the WIM"):
+        _check_unchanged(record)
+        if progress:
+            progress(ProgressEvent("scan", 0, None, record.dir))
+        new = scan_tree(record.dir)
+        with Wim.open(record.wim, write=True) as wim:
+            if wim.info.guid_hex != record.guid:
+                raise StateError("WIM changed since it was mounted (GUID differs)", path=record.wim)
+            commands, result = diff_tree(record.dir, old, new, wim, record.index)
+            if commands:
+                wim.update(record.index, commands, progress=progress)
+                wim.overwrite(rebuild=rebuild, check=check, progress=progress)
+            elif rebuild or check:
+                wim.overwrite(rebuild=True, check=check, progress=progress)
+        st = os.stat(record.wim)
+        record.wim_size, record.wim_mtime_ns = st.st_size, st.st_mtime_ns
+        record.header_sha256 = _wim_header_sha256(record.wim)
+        record.commits += 1
+        _save(record, scan_tree(record.dir) if commands else new)
+    return result
+
+
+def _check_unchanged(record: MountRecord) -> None:
+    try:
+        st = os.stat(record.wim)
+    except FileNotFoundError:
+        raise StateError("the mounted WIM is gone", path=record.wim) from None
+    if (st.st_size, st.st_mtime_ns) != (record.wim_size, record.wim_mtime_ns) or _wim_header_sha256(
+        record.wim
+    ) != record.header_sha256:
+        raise StateError(
+            "WIM changed since it was mounted (size, time or header differ); discard and mount again",
+            path=record.wim,
+        )
+
+
+def _stale_reasons(record: MountRecord) -> list[str]:
+    reasons = []
+    if not os.path.isdir(record.dir):
+        reasons.append("directory gone")
+    try:
+        _check_unchanged(record)
+    except StateError as exc:
+        reasons.append("WIM gone" if "gone" in exc.message else "WIM changed")
+    return reasons
+
+
+def _clear_dir(path: Path, *, remove: bool) -> None:
+    if not path.is_dir() or path.is_symlink():
+        return
+    if remove:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    with os.scandir(path) as it:
+        for de in it:
+            if de.is_dir(follow_symlinks=False):
+                shutil.rmtree(de.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(de.path)
+
+
+def discard(dir_path: str | os.PathLike[str]) -> MountRecord:
+    """Forget a mount (stale or not): remove what mount extracted and the state file."""
+    record, _ = _load(dir_path)
+    with _locked(_key(record.dir), "this mount"):
+        _clear_dir(Path(record.dir), remove=record.created_dir)
+        record.state_file.unlink(missing_ok=True)
+    return record
+
+
+def list_mounts() -> list[MountStatus]:
+    """Every recorded mount, with stale ones marked (directory or WIM gone, WIM changed)."""
+    result = []
+    base = state_dir()
+    if not base.is_dir():
+        return result
+    for path in sorted(base.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            record = MountRecord(**data["record"])
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        reasons = _stale_reasons(record)
+        result.append(MountStatus(record, bool(reasons), reasons))
+    return result
+
+
+def mount_record(dir_path: str | os.PathLike[str]) -> MountRecord:
+    return _load(dir_path)[0]
