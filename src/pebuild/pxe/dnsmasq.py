@@ -1,0 +1,128 @@
+"""dnsmasq.conf for a PXE tree: TFTP root, full or proxy DHCP, option 93 -> boot file, option 252 -> BCD.
+
+dnsmasq is the proven server pebuild configures instead of shipping its own
+(issue 7). Full DHCP hands out the boot file with `dhcp-boot`; proxy-DHCP
+(beside an existing DHCP server) can only answer through `pxe-service` boot
+services, which dnsmasq picks by PXE client system type (= option 93).
+Option 252 is WDS's `WDSBP_OPT_BCD_FILE_PATH` (formats.md §5.3): it points each
+boot manager at its own BCD, because BIOS (winload.exe) and UEFI (winload.efi)
+need different stores and several architectures share one TFTP root.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from pebuild import __version__
+from pebuild.errors import UsageError
+from pebuild.pxe.arches import ArchSpec
+from pebuild.pxe.templates import render
+
+DHCP_MODES = ("proxy", "full")
+PLACEHOLDER_PROXY_RANGE = "192.168.1.0"
+PLACEHOLDER_FULL_RANGE = "192.168.1.100,192.168.1.199,255.255.255.0,12h"
+
+
+@dataclass(frozen=True)
+class BootEntry:
+    """One client class's boot answer: its NBP (TFTP path) and BCD (option 252)."""
+
+    firmware: str  # "bios" | "uefi"
+    spec: ArchSpec
+    nbp: str  # relative TFTP path with "/", e.g. Boot/x64/pxeboot.n12
+    bcd: str  # option 252 value with "\", e.g. \Boot\x64\BCD
+    tag: str  # dnsmasq tag of the client class
+
+    @property
+    def csa(self) -> tuple[str, ...]:
+        return ("x86PC",) if self.firmware == "bios" else self.spec.pxe_csa
+
+    @property
+    def menu(self) -> str:
+        return f"Windows PE {self.spec.arch} ({'BIOS' if self.firmware == 'bios' else 'UEFI'})"
+
+
+@dataclass
+class DnsmasqOptions:
+    tftp_root: str
+    conf_path: str
+    mode: str = "proxy"
+    dhcp_range: str | None = None
+    interface: str | None = None
+    server_address: str | None = None
+    block_size: int = 1456
+    window_size: int = 4
+    ipxe_script: str | None = None  # URL or TFTP path of boot.ipxe for iPXE clients; None: no iPXE chain
+    entries: list[BootEntry] = field(default_factory=list)
+    default_bcd_note: str = ""
+
+
+def check_dhcp_options(mode: str, dhcp_range: str | None, interface: str | None, server: str | None) -> None:
+    """Refuse values that would break the config file (newlines, bad mode, bad address)."""
+    if mode not in DHCP_MODES:
+        raise UsageError(f"unknown DHCP mode {mode!r}: expected proxy or full")
+    for name, value in (("dhcp range", dhcp_range), ("interface", interface), ("server address", server)):
+        if value is not None and (not value.strip() or any(c in value for c in '\n\r"#')):
+            raise UsageError(f"bad {name} {value!r} for dnsmasq.conf")
+    if server is not None:
+        try:
+            ipaddress.IPv4Address(server)
+        except ValueError:
+            raise UsageError(f"server address must be an IPv4 address, got {server!r}") from None
+    if mode == "proxy" and dhcp_range is not None:
+        first = dhcp_range.split(",")[0]
+        try:
+            ipaddress.IPv4Address(first)
+        except ValueError:
+            raise UsageError(
+                f"proxy-DHCP needs the subnet's address as dhcp range (e.g. 192.168.1.0), got {dhcp_range!r}"
+            ) from None
+
+
+def render_dnsmasq_conf(opts: DnsmasqOptions) -> str:
+    check_dhcp_options(opts.mode, opts.dhcp_range, opts.interface, opts.server_address)
+    placeholder = opts.dhcp_range is None
+    dhcp_range = opts.dhcp_range or (
+        PLACEHOLDER_FULL_RANGE if opts.mode == "full" else PLACEHOLDER_PROXY_RANGE
+    )
+    ipxe_chain = opts.ipxe_script is not None
+    entries = []
+    for entry in opts.entries:
+        tags = f"tag:{entry.tag}" + (",tag:!ipxe" if ipxe_chain else "")
+        entries.append(
+            {
+                "tags": tags,
+                "pxe_tags": "tag:!ipxe," if ipxe_chain else "",
+                "nbp": entry.nbp,
+                # dnsmasq unescapes \\ \b \t ... inside quotes (option.c): double every "\".
+                "bcd": entry.bcd.replace("\\", "\\\\"),
+                "csa": entry.csa,
+                "menu": entry.menu,
+            }
+        )
+    efi_specs = []
+    for entry in opts.entries:
+        if entry.firmware == "uefi" and entry.spec not in efi_specs:
+            efi_specs.append(entry.spec)
+    script = opts.ipxe_script or ""
+    return render(
+        "dnsmasq.conf.j2",
+        version=__version__,
+        tftp_root=opts.tftp_root,
+        conf_path=opts.conf_path,
+        mode=opts.mode,
+        dhcp_range=dhcp_range,
+        placeholder_range=placeholder,
+        interface=opts.interface,
+        server_address=opts.server_address,
+        block_size=opts.block_size,
+        window_size=opts.window_size,
+        efi_specs=efi_specs,
+        ipxe_chain=ipxe_chain,
+        ipxe_script=script,
+        ipxe_script_tftp="boot.ipxe",
+        boot_entries=entries,
+        default_bcd_note=opts.default_bcd_note,
+        prompt_text="Network boot: Windows PE",
+    )

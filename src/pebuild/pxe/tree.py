@@ -1,0 +1,390 @@
+"""Write a WDS-style PXE tree (TFTP root), the iPXE/wimboot HTTP files and the server configs.
+
+Layout (DEST is the TFTP root *and* the HTTP document root, like WDS's RemoteInstall):
+
+    Boot/<x86|x64|arm64|ia64>/pxeboot.n12   BIOS NBP (pxeboot.com with prompt=True), no F12
+    Boot/<dir>/bootmgr.exe, abortpxe.com, wdsnbp.com (when the source has them)
+    Boot/<dir>/bootmgfw.efi                 UEFI NBP (the boot manager itself)
+    Boot/<dir>/BCD, BCD.efi                 BIOS / UEFI store, named by DHCP option 252
+    Boot/<dir>/BCD.wimboot                  media-style store for iPXE + wimboot
+    Boot/<dir>/boot.sdi, Images/boot.wim    ramdisk SDI and the image
+    Boot/BCD                                the primary arch's store for clients without option 252
+    EFI/Microsoft/Boot/BCD                  the first UEFI store (Windows 7 bootmgfw asks here)
+    Boot/Fonts/*.ttf                        boot fonts
+    boot.ipxe, wimboot                      iPXE script (+ wimboot when given)
+    conf/dnsmasq.conf, tftpd-hpa.remap, nginx.conf
+
+Each architecture keeps its own boot.wim and boot.sdi under Boot/<dir>, so
+trees of several architectures never share a file that differs between them
+(WDS's own `\\Boot\\<arch>\\Images` shape, formats.md §5.3). The whole tree is
+written into a temporary directory and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pebuild import __version__
+from pebuild.clock import build_time
+from pebuild.errors import SourceError, UsageError
+from pebuild.fsutil import atomic_directory, copy_file
+from pebuild.progress import Progress, ProgressEvent
+from pebuild.pxe.arches import ArchSpec, arch_spec
+from pebuild.pxe.bootfiles import BootFiles
+from pebuild.pxe.dnsmasq import BootEntry, DnsmasqOptions, check_dhcp_options, render_dnsmasq_conf
+from pebuild.pxe.ipxe import IpxeArch, check_http_url, render_boot_ipxe
+from pebuild.pxe.templates import render
+
+#: WDS's values (formats.md §2.7): 1456 fits a 1500-byte MTU with room for a VLAN tag; window 4.
+DEFAULT_BLOCK_SIZE = 1456
+DEFAULT_WINDOW_SIZE = 4
+CONF_DIR = "conf"
+
+
+@dataclass
+class PxeRequest:
+    """What `write_pxe_tree` writes. `boot_wim`/`source`: one value (one arch) or a dict arch -> value."""
+
+    dest: Path
+    boot_wim: Path | Mapping[str, Path] | None = None
+    arches: list[str] = field(default_factory=lambda: ["amd64"])
+    source: Any = None  # pebuild.source.Source | Mapping[str, Source] | None
+    index: int | None = None  # image whose Windows/Boot is read; default: the WIM's boot index, else 1
+    prompt: bool = False  # pxeboot.com (press F12) instead of pxeboot.n12
+    block_size: int = DEFAULT_BLOCK_SIZE  # BCD ramdisktftpblocksize (RFC 2348 blksize)
+    window_size: int = DEFAULT_WINDOW_SIZE  # BCD ramdisktftpwindowsize (RFC 7440 windowsize)
+    var_window: bool = False  # BCD ramdisktftpvarwindow (only WDS servers implement it)
+    wimboot: Path | None = None  # the user's wimboot binary, copied to DEST/wimboot
+    http_url: str | None = None  # where DEST is served over HTTP, e.g. http://10.0.0.1/winpe/
+    dhcp_mode: str = "proxy"  # "proxy" (beside an existing DHCP server) | "full"
+    dhcp_range: str | None = None  # dnsmasq dhcp-range (proxy: the subnet address)
+    interface: str | None = None  # dnsmasq interface=
+    server_address: str | None = None  # TFTP server address when it is not this dnsmasq's host
+    description: str = "Windows PE"
+    timestamp: int | None = None
+
+
+@dataclass
+class PxeArchResult:
+    arch: str
+    wds_dir: str
+    boot_wim: str
+    boot_sdi: str
+    bios_nbp: str | None
+    bios_bcd: str | None
+    uefi_nbp: str | None
+    uefi_bcd: str | None
+    wimboot_bcd: str | None
+
+
+@dataclass
+class PxeResult:
+    dest: Path
+    arches: list[PxeArchResult]
+    default_bcd: str
+    efi_default_bcd: str | None
+    dnsmasq_conf: str
+    boot_ipxe: str
+    wimboot: bool
+    files: list[str]
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["dest"] = str(self.dest)
+        return data
+
+
+@dataclass
+class _ArchPlan:
+    """Everything one arch contributes, collected before any big file is copied."""
+
+    spec: ArchSpec
+    boot_wim: Path
+    files: dict[str, bytes]  # relative path in the tree -> bytes
+    fonts: dict[str, bytes]
+    bios_nbp: str | None
+    uefi_nbp: str | None
+
+    @property
+    def dir(self) -> str:
+        return f"Boot/{self.spec.wds_dir}"
+
+
+def tree_path(rel: str) -> str:
+    """A tree path as a Windows boot manager asks for it: `\\Boot\\x64\\boot.sdi`."""
+    return "\\" + rel.replace("/", "\\")
+
+
+def write_pxe_tree(req: PxeRequest, progress: Progress | None = None) -> PxeResult:
+    """Write the PXE tree for `req.arches` to `req.dest` (replaced only when the new tree is complete)."""
+    specs = _check_request(req)
+    timestamp = build_time(req.timestamp)
+    warnings: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="pebuild-pxe-") as work:
+        plans = [_plan_arch(req, spec, Path(work), warnings) for spec in specs]
+        with atomic_directory(req.dest) as tmp:
+            result = _write_tree(req, plans, tmp, timestamp, warnings, progress)
+    return result
+
+
+def _check_request(req: PxeRequest) -> list[ArchSpec]:
+    if not req.arches:
+        raise UsageError("no architecture given (use --arch amd64, x86, arm64 or ia64)")
+    specs: list[ArchSpec] = []
+    for name in req.arches:
+        spec = arch_spec(name)
+        if spec in specs:
+            raise UsageError(f"architecture {spec.arch} given twice")
+        specs.append(spec)
+    if not 8 <= req.block_size <= 65464:
+        raise UsageError(f"TFTP block size must be 8..65464 (RFC 2348), got {req.block_size}")
+    if not 1 <= req.window_size <= 65535:
+        raise UsageError(f"TFTP window size must be 1..65535 (RFC 7440), got {req.window_size}")
+    check_dhcp_options(req.dhcp_mode, req.dhcp_range, req.interface, req.server_address)
+    check_http_url(req.http_url)
+    if req.wimboot is not None and not Path(req.wimboot).is_file():
+        raise UsageError(f"wimboot binary not found: {req.wimboot} (get it from https://ipxe.org/wimboot)")
+    if req.index is not None and req.index < 1:
+        raise UsageError(f"image index must be 1 or more, got {req.index}")
+    return specs
+
+
+def _per_arch(value: Any, spec: ArchSpec, count: int, what: str) -> Any:
+    if isinstance(value, Mapping):
+        for key in (spec.arch, spec.wds_dir):
+            if key in value:
+                return value[key]
+        return None
+    if value is not None and count > 1:
+        raise UsageError(f"one {what} serves one architecture; give one per architecture")
+    return value
+
+
+def _plan_arch(req: PxeRequest, spec: ArchSpec, work: Path, warnings: list[str]) -> _ArchPlan:
+    count = len(req.arches)
+    boot_wim = _per_arch(req.boot_wim, spec, count, "boot.wim")
+    source = _per_arch(req.source, spec, count, "source")
+    if boot_wim is None:
+        raise UsageError(f"{spec.arch}: no boot.wim given")
+    boot_wim = Path(boot_wim)
+    if not boot_wim.is_file():
+        raise SourceError(f"{spec.arch}: boot.wim not found", path=boot_wim)
+    found = BootFiles(spec.arch, boot_wim, work, source=source, index=req.index)
+    files: dict[str, bytes] = {}
+    base = f"Boot/{spec.wds_dir}"
+
+    def need(names: list[str], chain: str) -> dict[str, bytes] | None:
+        got = {name: found.get(name) for name in names}
+        missing = [name for name, data in got.items() if data is None]
+        if not missing:
+            return {name: data for name, data in got.items() if data is not None}
+        looked = "; ".join(f"{name}: looked for {found.looked_for(name)}" for name in missing)
+        raise SourceError(f"{spec.arch}: missing {chain} boot files ({looked})")
+
+    bios_nbp = uefi_nbp = None
+    if spec.bios:
+        nbp = "pxeboot.com" if req.prompt else "pxeboot.n12"
+        chain = need([nbp, "bootmgr.exe"], "BIOS PXE")
+        assert chain is not None
+        for name, data in chain.items():
+            files[f"{base}/{name}"] = data
+        bios_nbp = f"{base}/{nbp}"
+        for optional in ("abortpxe.com", "wdsnbp.com"):
+            data = found.get(optional)
+            if data is not None:
+                files[f"{base}/{optional}"] = data
+        efi = found.get("bootmgfw.efi")
+        if efi is None:
+            warnings.append(
+                f"{spec.arch}: no bootmgfw.efi ({found.looked_for('bootmgfw.efi')}): BIOS PXE only"
+            )
+    else:
+        efi_files = need(["bootmgfw.efi"], "UEFI PXE")
+        assert efi_files is not None
+        efi = efi_files["bootmgfw.efi"]
+    if efi is not None:
+        files[f"{base}/bootmgfw.efi"] = efi
+        uefi_nbp = f"{base}/bootmgfw.efi"
+    sdi = found.get("boot.sdi")
+    if sdi is None:
+        from pebuild.sdi import create_sdi
+
+        sdi = create_sdi(timestamp=build_time(req.timestamp))
+        warnings.append(f"{spec.arch}: no boot.sdi ({found.looked_for('boot.sdi')}): generated one")
+    files[f"{base}/boot.sdi"] = sdi
+    return _ArchPlan(spec, boot_wim, files, found.fonts(), bios_nbp, uefi_nbp)
+
+
+def _make_bcd(preset: str, req: PxeRequest, timestamp: int, *, wim: str, sdi: str, tftp: bool) -> bytes:
+    from pebuild.bcd import presets
+
+    options = presets.PresetOptions(
+        wim_path=wim,
+        sdi_path=sdi,
+        description=req.description,
+        tftp_block_size=req.block_size if tftp else None,
+        tftp_window_size=req.window_size if tftp else None,
+        tftp_var_window=True if (tftp and req.var_window) else None,
+    )
+    store = presets.create(preset, options, timestamp=timestamp)
+    return bytes(store.serialize(timestamp=timestamp))
+
+
+def _write_tree(
+    req: PxeRequest,
+    plans: list[_ArchPlan],
+    tmp: Path,
+    timestamp: int,
+    warnings: list[str],
+    progress: Progress | None,
+) -> PxeResult:
+    files: dict[str, bytes] = {}
+    arch_results: list[PxeArchResult] = []
+    entries: list[BootEntry] = []
+    ipxe_bios: list[IpxeArch] = []
+    ipxe_uefi: list[tuple[IpxeArch, str]] = []
+    default_bcd: bytes | None = None
+    default_note = ""
+    efi_default: bytes | None = None
+    for plan in plans:
+        files.update(plan.files)
+        base = plan.dir
+        wim_rel, sdi_rel = f"{base}/Images/boot.wim", f"{base}/boot.sdi"
+        wim, sdi = tree_path(wim_rel), tree_path(sdi_rel)
+        bios_bcd = uefi_bcd = wimboot_bcd = None
+        if plan.bios_nbp:
+            bios_bcd = f"{base}/BCD"
+            files[bios_bcd] = _make_bcd("pxe-bios", req, timestamp, wim=wim, sdi=sdi, tftp=True)
+            if not any(e.firmware == "bios" for e in entries):
+                # Option 93 says 0 for every BIOS client: the first BIOS arch answers them all.
+                entries.append(BootEntry("bios", plan.spec, plan.bios_nbp, tree_path(bios_bcd), "bios"))
+        if plan.uefi_nbp:
+            uefi_bcd = f"{base}/BCD.efi"
+            files[uefi_bcd] = _make_bcd("pxe-uefi", req, timestamp, wim=wim, sdi=sdi, tftp=True)
+            entries.append(BootEntry("uefi", plan.spec, plan.uefi_nbp, tree_path(uefi_bcd), plan.spec.tag))
+            if efi_default is None:
+                efi_default = files[uefi_bcd]
+        if default_bcd is None:
+            first = bios_bcd or uefi_bcd
+            assert first is not None
+            default_bcd = files[first]
+            default_note = f"{tree_path(first)} (the first architecture, {plan.spec.arch})"
+        if plan.spec.ipxe_buildarch is not None:
+            wimboot_bcd = f"{base}/BCD.wimboot"
+            files[wimboot_bcd] = _make_bcd(
+                "iso-bios", req, timestamp, wim="\\sources\\boot.wim", sdi="\\boot\\boot.sdi", tftp=False
+            )
+            common = {"arch": plan.spec.arch, "bcd": wimboot_bcd, "sdi": sdi_rel, "wim": wim_rel}
+            if plan.bios_nbp:
+                ipxe_bios.append(
+                    IpxeArch(label=f"bios_{plan.spec.wds_dir}", bootmgr=f"{base}/bootmgr.exe", **common)
+                )
+            if plan.uefi_nbp:
+                ipxe_uefi.append(
+                    (IpxeArch(label=f"uefi_{plan.spec.wds_dir}", **common), plan.spec.ipxe_buildarch)
+                )
+        arch_results.append(
+            PxeArchResult(
+                arch=plan.spec.arch,
+                wds_dir=plan.spec.wds_dir,
+                boot_wim=wim_rel,
+                boot_sdi=sdi_rel,
+                bios_nbp=plan.bios_nbp,
+                bios_bcd=bios_bcd,
+                uefi_nbp=plan.uefi_nbp,
+                uefi_bcd=uefi_bcd,
+                wimboot_bcd=wimboot_bcd,
+            )
+        )
+    assert default_bcd is not None
+    files["Boot/BCD"] = default_bcd
+    if efi_default is not None:
+        files["EFI/Microsoft/Boot/BCD"] = efi_default
+    fonts = next((p.fonts for p in plans if p.fonts), {})
+    for name, data in fonts.items():
+        files[f"Boot/Fonts/{name}"] = data
+    if not fonts:
+        warnings.append("no boot fonts in the source or boot.wim: bootmgr falls back to its built-in font")
+
+    # iPXE x64 first so `cpuid --ext 29` picks it on 64-bit CPUs.
+    ipxe_bios.sort(key=lambda a: a.label != "bios_x64")
+    base_url = check_http_url(req.http_url)
+    has_wimboot = req.wimboot is not None
+    files["boot.ipxe"] = render_boot_ipxe(ipxe_bios, ipxe_uefi, base_url, has_wimboot).encode()
+    if not has_wimboot:
+        warnings.append(
+            "no wimboot given: boot.ipxe is written but needs DEST/wimboot (https://ipxe.org/wimboot)"
+        )
+    ipxe_chain = has_wimboot or base_url is not None
+    dest = Path(req.dest).resolve()
+    conf = f"{CONF_DIR}/dnsmasq.conf"
+    dnsmasq = DnsmasqOptions(
+        tftp_root=str(dest),
+        conf_path=str(dest / conf),
+        mode=req.dhcp_mode,
+        dhcp_range=req.dhcp_range,
+        interface=req.interface,
+        server_address=req.server_address,
+        block_size=req.block_size,
+        window_size=req.window_size,
+        ipxe_script=(f"{base_url}boot.ipxe" if base_url else "boot.ipxe") if ipxe_chain else None,
+        entries=entries,
+        default_bcd_note=default_note,
+    )
+    files[conf] = render_dnsmasq_conf(dnsmasq).encode()
+    if req.dhcp_range is None:
+        warnings.append(f"{conf}: dhcp-range is a placeholder; set it with --dhcp-range")
+    context = {"version": __version__, "block_size": req.block_size, "tftp_root": str(dest)}
+    files[f"{CONF_DIR}/tftpd-hpa.remap"] = render(
+        "tftpd-hpa.remap.j2", remap_path=str(dest / CONF_DIR / "tftpd-hpa.remap"), **context
+    ).encode()
+    files[f"{CONF_DIR}/nginx.conf"] = render("nginx.conf.j2", root=str(dest), **context).encode()
+
+    for rel, data in sorted(files.items()):
+        target = tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    copies: list[tuple[Path, str]] = [(p.boot_wim, f"{p.dir}/Images/boot.wim") for p in plans]
+    if req.wimboot is not None:
+        copies.append((Path(req.wimboot), "wimboot"))
+    total = sum(src.stat().st_size for src, _ in copies)
+    done = 0
+    for src, rel in copies:
+        target = tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if progress:
+            progress(ProgressEvent("copy", done, total, rel))
+        copy_file(src, target)
+        done += src.stat().st_size
+    if progress:
+        progress(ProgressEvent("copy", done, total, "done"))
+    all_files = sorted([*files, *(rel for _, rel in copies)])
+    _pin_times(tmp, all_files, timestamp)
+    return PxeResult(
+        dest=Path(req.dest),
+        arches=arch_results,
+        default_bcd="Boot/BCD",
+        efi_default_bcd="EFI/Microsoft/Boot/BCD" if efi_default is not None else None,
+        dnsmasq_conf=conf,
+        boot_ipxe="boot.ipxe",
+        wimboot=has_wimboot,
+        files=all_files,
+        warnings=warnings,
+    )
+
+
+def _pin_times(root: Path, rels: list[str], timestamp: int) -> None:
+    """Same inputs, same tree: file and directory times come from the build clock."""
+    dirs = {root}
+    for rel in rels:
+        path = root / rel
+        os.utime(path, (timestamp, timestamp))
+        dirs.update(p for p in path.parents if root in p.parents or p == root)
+    for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        os.utime(directory, (timestamp, timestamp))
