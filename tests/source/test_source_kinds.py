@@ -66,7 +66,7 @@ def test_waik_layout(tmp_path: Path, arch: str) -> None:
 
 def test_waik_has_no_arm64(tmp_path: Path) -> None:
     root = kits.make_waik(tmp_path / "waik", "amd64", tmp_path)
-    with pytest.raises(SourceError, match="WAIK 1.x has no arm64"):
+    with pytest.raises(SourceError, match=r"WAIK 1\.x has no arm64"):
         open_source(root, "arm64")
 
 
@@ -75,7 +75,7 @@ def test_install_tree_defaults_to_image_2(tmp_path: Path) -> None:
     with open_source(root, "amd64") as src:
         assert (src.kind, src.default_index) == ("install-tree", 2)
         assert src.boot_file("efisys.bin")[:3] == b"\xeb\x3c\x90"
-        with pytest.raises(SourceError, match="has no imagex.exe"):
+        with pytest.raises(SourceError, match=r"has no imagex\.exe"):
             src.tool_file("imagex.exe")
 
 
