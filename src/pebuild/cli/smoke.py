@@ -1,0 +1,79 @@
+"""`pebuild smoke` (QEMU boot check) and `pebuild sample-source` (the synthetic kit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pebuild.cli._common import emit_json
+
+SMOKE_EXAMPLES = """\
+Examples:
+
+\b
+  pebuild smoke winpe.iso --firmware uefi
+  pebuild smoke winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com' --screenshot bios.png
+  pebuild smoke build/pxe --pxe --firmware uefi --json
+  pebuild smoke usb.img --firmware uefi --timeout 300 --serial-log usb-serial.log
+
+Without --expect the boot passes on a sample program's marker, on the token
+PEBUILD-SMOKE-OK (a startnet.cmd line can echo it to COM1) or on the EMS/SAC
+prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not boot, 6 QEMU/OVMF missing.
+"""
+
+
+@click.command("smoke", epilog=SMOKE_EXAMPLES)
+@click.argument("media", type=click.Path(path_type=Path))
+@click.option("--firmware", type=click.Choice(["bios", "uefi"]), default="bios", show_default=True)
+@click.option("--pxe", is_flag=True, help="MEDIA is a TFTP root; boot it over QEMU's user-mode network.")
+@click.option("--arch", type=click.Choice(["amd64", "x86"]), default="amd64", show_default=True)
+@click.option(
+    "--expect", "expect", multiple=True, metavar="REGEX", help="Serial pattern that must appear (repeatable)."
+)
+@click.option("--timeout", type=float, help="Seconds before giving up [default: 60-180 by boot kind].")
+@click.option("--serial-log", type=click.Path(path_type=Path), help="Keep the serial console here.")
+@click.option("--screenshot", type=click.Path(path_type=Path), help="Save the final screen as PNG.")
+@click.option("--memory", default="512M", show_default=True, help="Guest RAM.")
+@click.option("--kvm", type=click.Choice(["off", "on", "auto"]), default="off", show_default=True)
+@click.option(
+    "--bootfile", help="PXE: boot file under the TFTP root (default Boot/x64/pxeboot.n12 or bootmgfw.efi)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def smoke(
+    media: Path,
+    firmware: str,
+    pxe: bool,
+    arch: str,
+    expect: tuple[str, ...],
+    timeout: float | None,
+    serial_log: Path | None,
+    screenshot: Path | None,
+    memory: str,
+    kvm: str,
+    bootfile: str | None,
+    as_json: bool,
+) -> None:
+    """Boot MEDIA (ISO, raw disk image or PXE tree) under QEMU and check the serial console."""
+    from pebuild.qemu import SmokeRequest
+    from pebuild.qemu import smoke as run_smoke
+
+    req = SmokeRequest(
+        media=media,
+        firmware=firmware,
+        pxe=pxe,
+        arch=arch,
+        expect=list(expect),
+        timeout=timeout,
+        serial_log=serial_log,
+        screenshot=screenshot,
+        memory=memory,
+        kvm=kvm,
+        bootfile=bootfile,
+    )
+    result = run_smoke(req)
+    if as_json:
+        emit_json(result.to_json())
+    elif result.ok:
+        click.echo(f"PASS {firmware}{' pxe' if pxe else ''}: {result.reason}")
+    result.check()

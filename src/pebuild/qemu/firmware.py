@@ -1,0 +1,123 @@
+"""Find QEMU, OVMF and the iPXE NIC ROMs; missing pieces name their Debian package.
+
+OVMF is chosen like mkosi's `find_ovmf_firmware()`: from QEMU's firmware
+descriptor JSONs (docs/interop/firmware.json), which every distribution ships
+beside its OVMF build, skipping Secure Boot builds (they refuse unsigned
+programs: qemu.md pitfall 3) and SMM-only ones. Known paths of other
+distributions are the fallback; PEBUILD_OVMF_CODE / PEBUILD_OVMF_VARS override.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pebuild.errors import ToolError
+
+FIRMWARE_DESCRIPTOR_DIRS = (
+    Path("/etc/qemu/firmware"),
+    Path("/usr/share/qemu/firmware"),
+)
+#: (code, vars) pairs seen on Debian/Ubuntu, Fedora, Arch and upstream QEMU builds
+FALLBACK_OVMF = {
+    "x86_64": [
+        ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
+        ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
+        ("/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"),
+        ("/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd"),
+        ("/usr/share/qemu/edk2-x86_64-code.fd", "/usr/share/qemu/edk2-i386-vars.fd"),
+    ],
+    "i386": [
+        ("/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF32_VARS_4M.fd"),
+        ("/usr/share/edk2/ovmf-ia32/OVMF_CODE.fd", "/usr/share/edk2/ovmf-ia32/OVMF_VARS.fd"),
+        ("/usr/share/edk2/ia32/OVMF_CODE.4m.fd", "/usr/share/edk2/ia32/OVMF_VARS.4m.fd"),
+        ("/usr/share/qemu/edk2-i386-code.fd", "/usr/share/qemu/edk2-i386-vars.fd"),
+    ],
+}
+OVMF_PACKAGE = {"x86_64": "ovmf", "i386": "ovmf-ia32"}
+IPXE_ROM_DIRS = (Path("/usr/lib/ipxe/qemu"), Path("/usr/share/qemu"), Path("/usr/share/ipxe"))
+_REJECTED_FEATURES = {"secure-boot", "enrolled-keys", "requires-smm"}
+
+
+@dataclass(frozen=True)
+class Ovmf:
+    """A CODE image (read-only pflash) and the VARS template it pairs with."""
+
+    code: Path
+    vars_template: Path
+    descriptor: Path | None = None
+
+
+def find_qemu() -> Path:
+    for name in ("qemu-system-x86_64",):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    raise ToolError(
+        "qemu-system-x86_64 not found: install the Debian package qemu-system-x86 "
+        "(apt-get install --no-install-recommends qemu-system-x86 ovmf)"
+    )
+
+
+def _descriptor_files() -> list[Path]:
+    """Descriptors by file name, /etc overriding /usr/share with the same name (firmware.json rules)."""
+    chosen: dict[str, Path] = {}
+    for directory in reversed(FIRMWARE_DESCRIPTOR_DIRS):
+        if directory.is_dir():
+            for path in directory.glob("*.json"):
+                chosen[path.name] = path
+    return [chosen[name] for name in sorted(chosen)]
+
+
+def _from_descriptor(path: Path, qemu_arch: str) -> Ovmf | None:
+    try:
+        desc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if "uefi" not in desc.get("interface-types", []):
+        return None
+    if any(t.get("architecture") == qemu_arch for t in desc.get("targets", [])) is False:
+        return None
+    if _REJECTED_FEATURES & set(desc.get("features", [])):
+        return None
+    mapping = desc.get("mapping", {})
+    if mapping.get("device") != "flash":
+        return None
+    code = mapping.get("executable", {}).get("filename")
+    template = mapping.get("nvram-template", {}).get("filename")
+    if not code or not template or not Path(code).is_file() or not Path(template).is_file():
+        return None
+    return Ovmf(Path(code), Path(template), path)
+
+
+def find_ovmf(arch: str = "amd64") -> Ovmf:
+    """OVMF for the guest arch (`amd64` or `x86`)."""
+    qemu_arch = "i386" if arch == "x86" else "x86_64"
+    env_code, env_vars = os.environ.get("PEBUILD_OVMF_CODE"), os.environ.get("PEBUILD_OVMF_VARS")
+    if env_code and env_vars:
+        if not (Path(env_code).is_file() and Path(env_vars).is_file()):
+            raise ToolError(f"PEBUILD_OVMF_CODE/PEBUILD_OVMF_VARS do not name files: {env_code}, {env_vars}")
+        return Ovmf(Path(env_code), Path(env_vars))
+    for descriptor in _descriptor_files():
+        found = _from_descriptor(descriptor, qemu_arch)
+        if found:
+            return found
+    for code, template in FALLBACK_OVMF[qemu_arch]:
+        if Path(code).is_file() and Path(template).is_file():
+            return Ovmf(Path(code), Path(template))
+    package = OVMF_PACKAGE[qemu_arch]
+    raise ToolError(
+        f"no OVMF UEFI firmware for {qemu_arch} found (looked at QEMU firmware descriptors and known paths): "
+        f"install the Debian package {package}"
+    )
+
+
+def find_nic_rom(name: str) -> Path:
+    """An iPXE ROM that QEMU loads for a NIC (efi-e1000.rom for e1000); missing -> ipxe-qemu."""
+    for directory in IPXE_ROM_DIRS:
+        if (directory / name).is_file():
+            return directory / name
+    raise ToolError(f"iPXE NIC ROM {name} not found: install the Debian package ipxe-qemu")

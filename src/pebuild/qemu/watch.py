@@ -1,0 +1,184 @@
+"""The watch loop of one smoke run: serial patterns, QMP run state, timeout, screenshot."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from pebuild.errors import ToolError
+from pebuild.qemu.png import ppm_to_png
+from pebuild.qemu.qmp import Qmp, QmpError
+from pebuild.qemu.runner import (
+    DEFAULT_EXPECT,
+    FAILURE_PATTERNS,
+    SmokeRequest,
+    SmokeResult,
+    _Run,
+    connect_qmp,
+    qemu_process,
+    read_serial,
+    strip_ansi,
+)
+
+POLL_SERIAL = 0.1
+_sleep = time.sleep  # the watch loop's only wait (tests interrupt here)
+POLL_STATUS = 0.5
+_FAILURES = [(re.compile(p), why) for p, why in FAILURE_PATTERNS.items()]
+#: QEMU messages that mean "your machine lacks something", not "your media is bad"
+_ENVIRONMENT_ERRORS = [
+    (
+        re.compile(r"failed to find romfile \"?([\w.-]+)"),
+        "QEMU could not find the NIC ROM {0}: install ipxe-qemu",
+    ),
+    (re.compile(r"Could not access KVM kernel module[^\n]*|failed to initialize kvm[^\n]*"), "{0}"),
+]
+
+
+class _Watch:
+    def __init__(self, req: SmokeRequest, run: _Run, started: float) -> None:
+        self.run = run
+        self.started = started
+        self.expect = req.expect or [DEFAULT_EXPECT]
+        self.compiled = [(p, re.compile(p)) for p in self.expect]
+        self.markers: dict[str, float] = {}
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def scan(self) -> str | None:
+        """Record newly matched patterns; return a fail-fast reason if the firmware gave up."""
+        data = read_serial(self.run.serial_log)
+        raw = data.decode("latin-1")
+        clean = strip_ansi(data)  # OVMF mixes ANSI escapes in (pitfall 9)
+        for pattern, rx in self.compiled:
+            if pattern not in self.markers and (rx.search(raw) or rx.search(clean)):
+                self.markers[pattern] = self.elapsed()
+        if self.done():
+            return None
+        for rx, why in _FAILURES:
+            match = rx.search(clean)
+            if match:
+                return f"{why}: {match.group(0).strip()}"
+        return None
+
+    def done(self) -> bool:
+        return len(self.markers) == len(self.expect)
+
+    def missing(self) -> str:
+        return ", ".join(f"'{p}'" for p in self.expect if p not in self.markers)
+
+    def seabios_hint(self) -> str:
+        try:
+            log = (self.run.workdir / "seabios.log").read_text("latin-1")
+        except OSError:
+            return ""
+        lines = [ln.strip() for ln in log.splitlines() if "Boot failed" in ln or "No bootable device" in ln]
+        return f" (SeaBIOS: {lines[-1]})" if lines else ""
+
+
+def _stderr_reason(path: Path, returncode: int) -> str:
+    try:
+        text = path.read_text("utf-8", "replace")
+    except OSError:
+        text = ""
+    for rx, template in _ENVIRONMENT_ERRORS:
+        match = rx.search(text)
+        if match:
+            raise ToolError(template.format(match.group(1) if rx.groups else match.group(0)))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return f"QEMU exited with code {returncode}" + (f": {lines[-1]}" if lines else "")
+
+
+def _settle(qmp: Qmp, limit: float = 1.0) -> None:
+    """Give a program that just printed its marker a moment to finish the screen line and power off."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            if qmp.status() != "running":
+                return
+        except QmpError:
+            return
+        time.sleep(0.05)
+
+
+def _screenshot(qmp: Qmp | None, run: _Run, target: Path | None) -> Path | None:
+    if qmp is None or target is None:
+        return None
+    ppm = run.workdir / "screen.ppm"
+    try:
+        qmp.execute("screendump", {"filename": str(ppm)})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ppm_to_png(ppm, target)
+    except (QmpError, OSError):
+        return None
+    return target
+
+
+def watch(req: SmokeRequest, run: _Run, cmd: list[str], timeout: float) -> SmokeResult:
+    stderr_path = run.workdir / "qemu.err"
+    started = time.monotonic()
+    state = _Watch(req, run, started)
+    reason: str | None = None
+    with qemu_process(cmd, stderr_path) as proc:
+        qmp = connect_qmp(run, proc)
+        next_status = 0.0
+        while True:
+            reason = state.scan()
+            if state.done() or reason:
+                break
+            if proc.poll() is not None:
+                reason = state.scan() or (
+                    None if state.done() else _stderr_reason(stderr_path, proc.returncode)
+                )
+                break
+            if qmp is not None and state.elapsed() >= next_status:
+                next_status = state.elapsed() + POLL_STATUS
+                try:
+                    status = qmp.status()
+                except QmpError:
+                    status = "unknown"
+                if status in ("shutdown", "internal-error", "guest-panicked"):
+                    reason = state.scan()
+                    if state.done():
+                        break
+                    reason = (
+                        reason
+                        or {
+                            "shutdown": f"guest powered off or found nothing to boot{state.seabios_hint()}",
+                            "internal-error": "QEMU internal error (emulation failure; with --kvm on try --kvm off)",
+                            "guest-panicked": "guest panicked",
+                        }[status]
+                    )
+                    break
+            if state.elapsed() > timeout:
+                reason = f"timeout after {timeout:g} s{state.seabios_hint()}"
+                break
+            _sleep(POLL_SERIAL)
+        seconds = state.elapsed()
+        ok = state.done()
+        if ok:
+            reason = "booted: " + ", ".join(f"'{p}' at {t:.1f} s" for p, t in state.markers.items())
+        else:
+            reason = f"{reason}; not seen: {state.missing()}"
+        if ok and req.screenshot and qmp is not None:
+            _settle(qmp)
+        target = req.screenshot.absolute() if req.screenshot else (None if ok else run.workdir / "screen.png")
+        shot = _screenshot(qmp, run, target)
+        if qmp is not None:
+            try:
+                qmp.execute("quit")
+                proc.wait(timeout=5)
+            except (QmpError, subprocess.TimeoutExpired):
+                pass
+            qmp.close()
+    return SmokeResult(
+        ok=ok,
+        reason=reason,
+        seconds=seconds,
+        markers=dict(state.markers),
+        serial_log=run.serial_log,
+        screenshot=shot,
+        command=cmd,
+    )
