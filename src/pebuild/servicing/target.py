@@ -1,0 +1,195 @@
+"""What `pebuild reg` and `pebuild pe-settings` edit: a WIM image, a directory tree or a hive file.
+
+* ``boot.wim:2`` (or ``boot.wim:"Image Name"``, or ``boot.wim`` alone when it has one
+  image or a boot index): hives are extracted, edited, and written back with ONE
+  libwim update + an append-mode overwrite (header last: an interrupted commit
+  leaves the old WIM intact). Only the WIM the user named is modified.
+* a directory (a `pebuild mount` directory or any extracted tree): hive files are
+  replaced atomically in place; `pebuild commit` later writes them into the WIM.
+* a hive file (``regf`` magic): edited and replaced atomically.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from pebuild.errors import FormatError, UsageError
+from pebuild.fsutil import normalize_image_path, write_bytes_atomic
+from pebuild.servicing import regfile
+from pebuild.servicing.registry import RegistryEditor
+
+WIM_MAGIC = b"MSWIM\x00\x00\x00"
+HIVE_MAGIC = b"regf"
+
+#: --type names -> REG_* number (same words as the recipe's [[registry.set]] type)
+TYPE_NAMES = {
+    "sz": regfile.REG_SZ,
+    "expand_sz": regfile.REG_EXPAND_SZ,
+    "multi_sz": regfile.REG_MULTI_SZ,
+    "dword": regfile.REG_DWORD,
+    "qword": regfile.REG_QWORD,
+    "binary": regfile.REG_BINARY,
+    "none": regfile.REG_NONE,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "wim" | "dir" | "hive"
+    path: Path
+    image: str | None = None  # WIM image index or name as given
+
+    def describe(self) -> str:
+        return f"{self.path}:{self.image}" if self.image else str(self.path)
+
+
+def _magic(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(8)
+    except OSError as exc:
+        raise UsageError(f"cannot read target: {exc.strerror}", path=path) from None
+
+
+def parse_target(spec: str) -> Target:
+    """WIM[:INDEX|:NAME], a directory, or a hive file; decided by what is on disk."""
+    path = Path(spec)
+    if path.is_dir():
+        return Target("dir", path)
+    if path.is_file():
+        head = _magic(path)
+        if head.startswith(WIM_MAGIC):
+            return Target("wim", path)
+        if head.startswith(HIVE_MAGIC):
+            return Target("hive", path)
+        raise FormatError("not a WIM, a registry hive or a directory", path=path)
+    base, sep, image = spec.rpartition(":")
+    if sep and base and Path(base).is_file() and _magic(Path(base)).startswith(WIM_MAGIC):
+        if not image:
+            raise UsageError(f"empty image after ':' in {spec!r}")
+        return Target("wim", Path(base), image)
+    raise UsageError(f"target not found: {spec!r} (a WIM[:INDEX], a directory or a hive file)")
+
+
+def find_case_insensitive(root: Path, rel: str) -> Path | None:
+    """Windows paths ignore case; find 'Windows/System32/config/SYSTEM' in any spelling."""
+    cur = root
+    for part in normalize_image_path(rel).split("/"):
+        exact = cur / part
+        if exact.exists():
+            cur = exact
+            continue
+        if not cur.is_dir():
+            return None
+        match = next((c for c in sorted(cur.iterdir()) if c.name.lower() == part.lower()), None)
+        if match is None:
+            return None
+        cur = match
+    return cur
+
+
+class TargetSession:
+    """Open a target, edit its hives through `.editor`, then `commit()` the changed ones."""
+
+    def __init__(self, target: Target, *, write: bool = True) -> None:
+        self.target = target
+        self._tmp = tempfile.TemporaryDirectory(prefix="pebuild-reg-")
+        self._wim = None
+        self.index = 0
+        if target.kind == "wim":
+            from pebuild.wim import Wim
+
+            self._wim = Wim.open(target.path, write=write)
+            self.index = self._pick_index(target.image)
+        single = target.kind == "hive"
+        self.editor = RegistryEditor(self._load, single_hive=single)
+
+    def _pick_index(self, image: str | None) -> int:
+        assert self._wim is not None
+        if image is not None:
+            return self._wim.image_index(int(image) if re.fullmatch(r"\d+", image) else image)
+        info = self._wim.info
+        if info.image_count == 1:
+            return 1
+        if info.boot_index:
+            return int(info.boot_index)
+        raise UsageError(f"{self.target.path} has {info.image_count} images: name one as WIM:INDEX")
+
+    def _load(self, image_path: str) -> bytes | None:
+        kind = self.target.kind
+        if kind == "hive":
+            return self.target.path.read_bytes()
+        if kind == "dir":
+            found = find_case_insensitive(self.target.path, image_path)
+            return found.read_bytes() if found is not None and found.is_file() else None
+        from pebuild.servicing.plan import wim_hive_loader
+
+        return wim_hive_loader(self._wim, self.index, Path(self._tmp.name))(image_path)
+
+    def commit(self) -> list[str]:
+        """Write changed hives back; returns their image paths (empty: nothing changed)."""
+        from pebuild.clock import build_time
+
+        changed = self.editor.serialized(timestamp=build_time())
+        if not changed:
+            return []
+        if self.target.kind == "hive":
+            write_bytes_atomic(self.target.path, changed[""])
+        elif self.target.kind == "dir":
+            for image_path, data in changed.items():
+                found = find_case_insensitive(self.target.path, image_path)
+                assert found is not None  # it was loaded from there
+                write_bytes_atomic(found, data)
+        else:
+            from pebuild.wim import AddCommand
+
+            assert self._wim is not None
+            self._wim.update(self.index, [AddCommand(data, path) for path, data in sorted(changed.items())])
+            self._wim.overwrite()
+        return sorted(changed)
+
+    def close(self) -> None:
+        if self._wim is not None:
+            self._wim.close()
+            self._wim = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> TargetSession:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def value_from_text(type_name: str, values: tuple[str, ...]) -> tuple[int, bytes]:
+    """--type/--value as given on the command line -> (REG_* type, hive bytes)."""
+    if type_name not in TYPE_NAMES:
+        raise UsageError(f"unknown --type {type_name!r} (known: {', '.join(TYPE_NAMES)})")
+    reg_type = TYPE_NAMES[type_name]
+    if type_name == "multi_sz":
+        return reg_type, regfile.multi_sz_bytes(list(values))
+    if len(values) != 1:
+        raise UsageError(f"--type {type_name} takes exactly one --value")
+    text = values[0]
+    if type_name in ("sz", "expand_sz"):
+        return reg_type, regfile.sz_bytes(text)
+    if type_name in ("dword", "qword"):
+        try:
+            number = int(text, 0)
+        except ValueError:
+            raise UsageError(f"--value {text!r} is not an integer (decimal or 0x hex)") from None
+        bits = 32 if type_name == "dword" else 64
+        if not 0 <= number < (1 << bits):
+            raise UsageError(f"--value {text!r} does not fit a {type_name}")
+        return reg_type, number.to_bytes(bits // 8, "little")
+    clean = text.replace(",", " ").replace(":", " ")
+    try:
+        return reg_type, bytes.fromhex(clean)
+    except ValueError:
+        raise UsageError(f"--value {text!r} is not hex bytes like 'de ad be ef'") from None
