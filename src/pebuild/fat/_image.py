@@ -36,6 +36,10 @@ MAX_FILE_SIZE = 0xFFFFFFFF
 _COPY_CHUNK = 1 << 20
 
 
+class VolumeFullError(UsageError):
+    """The files need more clusters than the volume has (callers may retry with a larger size)."""
+
+
 @dataclass(frozen=True)
 class FatFile:
     """One entry for the image: `source` bytes or a file path (streamed at write time); None = directory."""
@@ -385,7 +389,7 @@ def plan_fat(files: Mapping[str, bytes | Path | FatFile], options: FatOptions) -
     used = next_cluster - 2
     if used > geo.cluster_count:
         need = used * cb
-        raise UsageError(
+        raise VolumeFullError(
             f"files do not fit: they need {need} bytes of clusters, the FAT{geo.fat_type} volume has "
             f"{geo.cluster_count * cb} (make the image larger)"
         )

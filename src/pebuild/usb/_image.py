@@ -1,0 +1,323 @@
+"""The USB disk image: one FAT32 partition holding the media tree, bootable by BIOS and UEFI.
+
+Layout: partition table at LBA 0 (MBR) or 0-33 (GPT, backup in the last 33
+sectors), the FAT32 partition from LBA 2048 (1 MiB, aligned for flash erase
+blocks). The volume is written by pebuild.fat straight into the output file:
+metadata first, then each file copied to its cluster offset, so memory use does
+not grow with the size of boot.wim.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pebuild.clock import build_time, stable_guid
+from pebuild.errors import FormatError, SourceError, UsageError
+from pebuild.fat import FatFile, FatOptions, FatPlan, plan_fat
+from pebuild.fat._image import VolumeFullError
+from pebuild.fsutil import atomic_output
+from pebuild.progress import Progress, ProgressEvent
+from pebuild.usb._bootcode import MBR_CODE, VBR_FAT32
+from pebuild.usb._table import (
+    ESP_TYPE,
+    GPT_ARRAY_SECTORS,
+    MBR_TYPE_FAT32_LBA,
+    MBR_TYPE_PROTECTIVE,
+    SECTOR,
+    GptPartition,
+    MbrEntry,
+    gpt_structures,
+    mbr_sector,
+)
+
+MIB = 1 << 20
+PARTITION_START = 2048  # LBA: 1 MiB
+MIN_PARTITION = 36 * MIB  # FAT32 needs >= 65525 clusters: about 33.5 MiB with 512-byte clusters
+FAT32_MAX_FILE = (1 << 32) - 1
+TABLES = ("mbr", "gpt", "hybrid")
+#: UEFI removable-media boot file name per arch (UEFI spec §3.5.1.1)
+EFI_BOOT_NAMES = {
+    "amd64": "BOOTX64.EFI",
+    "x86": "BOOTIA32.EFI",
+    "arm64": "BOOTAA64.EFI",
+    "ia64": "BOOTIA64.EFI",
+}
+BIOS_ARCHES = ("x86", "amd64")
+
+
+@dataclass(frozen=True)
+class UsbRequest:
+    """What `pebuild usb` and `pebuild make --usb` ask for.
+
+    size: "auto" (the tree plus headroom) or a byte count (rounded down to whole MiB).
+    boot_sector: a FAT32 boot sector written by `bootsect /nt60` (512 bytes, or the
+    13-sector reserved-area dump), used instead of pebuild's own VBR when given.
+    """
+
+    media_dir: Path
+    output: Path
+    size: int | str = "auto"
+    table: str = "mbr"
+    arch: str = "amd64"
+    label: str = "WINPE"
+    timestamp: int | None = None
+    boot_sector: Path | None = None
+    headroom: int = 64 * MIB  # free space "auto" leaves for users' own files
+
+
+@dataclass(frozen=True)
+class UsbResult:
+    path: Path
+    size: int
+    table: str
+    partition_offset: int
+    partition_size: int
+    cluster_size: int
+    files: int
+    data_bytes: int
+    uefi_boot_file: str
+    bios_boot: bool
+    boot_sector: str  # "pebuild" (our VBR) or the kit file used
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": str(self.path),
+            "size": self.size,
+            "table": self.table,
+            "partition_offset": self.partition_offset,
+            "partition_size": self.partition_size,
+            "fat_type": 32,
+            "cluster_size": self.cluster_size,
+            "files": self.files,
+            "data_bytes": self.data_bytes,
+            "uefi_boot_file": self.uefi_boot_file,
+            "bios_boot": self.bios_boot,
+            "boot_sector": self.boot_sector,
+            "notes": self.notes,
+        }
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B?)\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int | str:
+    """'auto', bytes, or a number with K/M/G/T (binary: 8G = 8 GiB, as dd and truncate read them)."""
+    if isinstance(text, int):
+        return text
+    if text.strip().lower() == "auto":
+        return "auto"
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise UsageError(
+            f"size must be 'auto' or a number with an optional K, M, G or T suffix, got {text!r}"
+        )
+    number, unit = float(match.group(1)), match.group(2).upper()
+    return int(number * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit])
+
+
+def _image_path(rel: str, efi_boot_name: str) -> str:
+    """Store the firmware's paths in their proper spelling: EFI/BOOT/BOOTX64.EFI (FAT ignores case)."""
+    parts = rel.split("/")
+    if parts[0].casefold() == "efi":
+        parts[0] = "EFI"
+        if len(parts) > 1 and parts[1].casefold() == "boot":
+            parts[1] = "BOOT"
+            if len(parts) == 3 and parts[2].casefold() == efi_boot_name.casefold():
+                parts[2] = efi_boot_name
+    return "/".join(parts)
+
+
+def collect_media(media_dir: Path, efi_boot_name: str) -> dict[str, Path | FatFile]:
+    """The media tree as {image path: file}, empty directories as 'dir/'; sorted walk, no symlinked dirs."""
+    if not media_dir.is_dir():
+        raise SourceError("media directory does not exist or is not a directory", path=media_dir)
+    files: dict[str, Path | FatFile] = {}
+    for root, dirs, names in os.walk(media_dir):
+        dirs.sort()
+        base = Path(root)
+        rel_root = base.relative_to(media_dir).as_posix()
+        prefix = "" if rel_root == "." else rel_root + "/"
+        for name in dirs:
+            if (base / name).is_symlink():
+                raise SourceError(
+                    "symlinked directories are not supported in the media tree", path=base / name
+                )
+        if prefix and not dirs and not names:
+            files[_image_path(prefix.rstrip("/"), efi_boot_name) + "/"] = FatFile(None)
+        for name in sorted(names):
+            path = base / name
+            if not path.is_file():
+                raise SourceError(
+                    "not a regular file (special file or broken link) in the media tree", path=path
+                )
+            files[_image_path(prefix + name, efi_boot_name)] = path
+    return files
+
+
+def _check_inputs(req: UsbRequest, files: dict[str, Path | FatFile]) -> tuple[str, bool]:
+    efi_boot_name = EFI_BOOT_NAMES[req.arch]
+    efi_path = f"EFI/BOOT/{efi_boot_name}"
+    if efi_path not in files:
+        raise SourceError(
+            f"no UEFI boot file efi/boot/{efi_boot_name.lower()} for {req.arch} in the media tree",
+            path=req.media_dir,
+        )
+    for rel, value in files.items():
+        if isinstance(value, Path):
+            size = value.stat().st_size
+            if size > FAT32_MAX_FILE:
+                raise UsageError(
+                    f"{rel} is {size / (1 << 30):.2f} GiB but FAT32 holds files below 4 GiB: "
+                    "split the WIM into .swm parts (wimlib-imagex split) or use the ISO output"
+                )
+    has_bootmgr = any(rel.casefold() == "bootmgr" for rel in files)
+    return efi_path, has_bootmgr and req.arch in BIOS_ARCHES
+
+
+def _boot_sector(req: UsbRequest) -> tuple[bytes, str]:
+    if req.boot_sector is None:
+        return VBR_FAT32, "pebuild"
+    try:
+        data = req.boot_sector.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read boot sector file: {exc.strerror}", path=req.boot_sector) from None
+    if (
+        len(data) < SECTOR
+        or len(data) % SECTOR
+        or data[510:512] != b"\x55\xaa"
+        or data[0] not in (0xEB, 0xE9)
+    ):
+        raise FormatError(
+            "not a FAT32 boot sector file (want 512 bytes or whole sectors, a jump, 55 AA)",
+            path=req.boot_sector,
+        )
+    if data[82:90] != b"FAT32   ":
+        raise FormatError(
+            "boot sector file is not a FAT32 boot sector (no 'FAT32' type at offset 82)", path=req.boot_sector
+        )
+    return data, str(req.boot_sector)
+
+
+def _overhead(table: str) -> int:
+    """Bytes outside the partition: 1 MiB before it, and 1 MiB after it for the GPT backup."""
+    return MIB + (MIB if table in ("gpt", "hybrid") else 0)
+
+
+def _plan(
+    files: dict[str, Path | FatFile], req: UsbRequest, stamp: int, boot_code: bytes
+) -> tuple[FatPlan, int]:
+    """Plan the FAT32 volume; for size=auto grow the partition until the tree fits."""
+
+    def options(partition: int) -> FatOptions:
+        volume_id = int.from_bytes(
+            stable_guid("pebuild-usb-volume", req.label, partition, stamp).bytes[:4], "little"
+        )
+        return FatOptions(
+            size=partition,
+            fat_type=32,
+            label=req.label,
+            oem="MSDOS5.0",
+            volume_id=volume_id,
+            timestamp=stamp,
+            hidden_sectors=PARTITION_START,
+            boot_code=boot_code,
+        )
+
+    if req.size != "auto":
+        assert isinstance(req.size, int)
+        total = req.size // MIB * MIB
+        partition = total - _overhead(req.table)
+        if partition < MIN_PARTITION:
+            raise UsageError(
+                f"image size {req.size} is too small: FAT32 needs at least "
+                f"{(MIN_PARTITION + _overhead(req.table)) // MIB} MiB (or use --size auto)"
+            )
+        try:
+            return plan_fat(files, options(partition)), total
+        except VolumeFullError as exc:
+            raise UsageError(
+                f"image size {req.size} is too small for the media tree ({exc}); use --size auto"
+            ) from None
+    content = sum(
+        (v.stat().st_size + 4095) // 4096 * 4096 if isinstance(v, Path) else 4096 for v in files.values()
+    )
+    partition = max(MIN_PARTITION, (content + content // 256 + req.headroom + MIB - 1) // MIB * MIB)
+    while True:
+        try:
+            return plan_fat(files, options(partition)), partition + _overhead(req.table)
+        except VolumeFullError:
+            partition = (partition + partition // 4 + MIB - 1) // MIB * MIB
+
+
+def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbResult:
+    """Write the raw disk image atomically (a temp file renamed into place; sparse where free)."""
+    if req.table not in TABLES:
+        raise UsageError(f"partition table must be one of {', '.join(TABLES)}, got {req.table!r}")
+    if req.arch not in EFI_BOOT_NAMES:
+        raise UsageError(f"unknown arch {req.arch!r} (expected one of {', '.join(EFI_BOOT_NAMES)})")
+    size = parse_size(req.size) if isinstance(req.size, str) else req.size
+    req = UsbRequest(**{**req.__dict__, "size": size})
+    files = collect_media(req.media_dir, EFI_BOOT_NAMES[req.arch])
+    efi_path, bios_ok = _check_inputs(req, files)
+    boot_code, boot_sector_name = _boot_sector(req)
+    stamp = build_time(req.timestamp)
+    plan, total = _plan(files, req, stamp, boot_code)
+    total_sectors = total // SECTOR
+    part_sectors = plan.size // SECTOR
+    seed = (req.label, total, req.table, stamp)
+    signature = int.from_bytes(stable_guid("pebuild-usb-mbr", *seed).bytes[:4], "little")
+    fat_entry = MbrEntry(True, MBR_TYPE_FAT32_LBA, PARTITION_START, part_sectors)
+    if req.table == "mbr":
+        entries = [fat_entry]
+    else:
+        protective_end = total_sectors - 1 if req.table == "gpt" else PARTITION_START - 1
+        entries = [MbrEntry(False, MBR_TYPE_PROTECTIVE, 1, protective_end)]
+        if req.table == "hybrid":
+            entries.append(fat_entry)
+    with atomic_output(req.output) as fh:
+        fh.truncate(total)
+        fh.write(mbr_sector(MBR_CODE, signature, entries))
+        if req.table != "mbr":
+            part = GptPartition(
+                ESP_TYPE,
+                stable_guid("pebuild-usb-partition", *seed),
+                PARTITION_START,
+                PARTITION_START + part_sectors - 1,
+                req.label,
+            )
+            primary, backup = gpt_structures(stable_guid("pebuild-usb-disk", *seed), total_sectors, [part])
+            fh.seek(SECTOR)
+            fh.write(primary)
+            fh.seek((total_sectors - 1 - GPT_ARRAY_SECTORS) * SECTOR)
+            fh.write(backup)
+
+        def relay(event: ProgressEvent) -> None:
+            if progress is not None:
+                progress(ProgressEvent("usb", event.done, event.total, event.message))
+
+        plan.write(fh, PARTITION_START * SECTOR, relay)
+    notes = []
+    if not bios_ok:
+        notes.append(
+            "BIOS boot: no bootmgr in the media root (or a non-PC arch); the image boots by UEFI only"
+        )
+    if req.table == "gpt":
+        notes.append("GPT without an MBR partition: BIOS firmware cannot boot it; use --table mbr or hybrid")
+    return UsbResult(
+        path=req.output,
+        size=total,
+        table=req.table,
+        partition_offset=PARTITION_START * SECTOR,
+        partition_size=plan.size,
+        cluster_size=plan.geometry.cluster_bytes,
+        files=sum(1 for v in files.values() if isinstance(v, Path)),
+        data_bytes=plan.data_bytes,
+        uefi_boot_file=efi_path,
+        bios_boot=bios_ok and req.table != "gpt",
+        boot_sector=boot_sector_name,
+        notes=notes,
+    )

@@ -1,0 +1,8 @@
+"""tests/usb: make usb_support.py (the shared media-tree builder) importable by the test modules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

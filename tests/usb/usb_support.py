@@ -1,0 +1,43 @@
+"""A small WinPE-shaped media tree for the USB tests (names as the builder writes them)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from pebuild.sample.stubs import bios_program, efi_program
+
+#: tests/usb/data/bootmgr_probe.asm: copies the BIOS program appended to it to 0000:7C00 and runs it
+BOOTMGR_PROBE = bytes.fromhex("fa8cc88ed831c08ec0be1a00bf007cb90004fcf3a5ea007c0000")
+
+
+def make_media(
+    root: Path,
+    *,
+    bios_marker: str = "PEBUILD-SAMPLE bootmgr",
+    uefi_marker: str = "PEBUILD-SAMPLE bootx64.efi",
+    wim_size: int = 300_000,
+    arch: str = "amd64",
+) -> Path:
+    rng = random.Random(9)
+    media = root / "media"
+    for d in ("efi/boot", "efi/microsoft/boot/fonts", "sources", "Boot/Fonts", "Boot/en-us", "empty"):
+        (media / d).mkdir(parents=True, exist_ok=True)
+    (media / "bootmgr").write_bytes(BOOTMGR_PROBE + bios_program(bios_marker))
+    efi_name = {"amd64": "bootx64.efi", "x86": "bootia32.efi"}.get(arch, "bootx64.efi")
+    (media / "efi/boot" / efi_name).write_bytes(efi_program(uefi_marker, arch=arch))
+    (media / "bootmgr.efi").write_bytes(rng.randbytes(7000))
+    (media / "Boot/BCD").write_bytes(rng.randbytes(16384))
+    (media / "Boot/boot.sdi").write_bytes(rng.randbytes(30_000))
+    (media / "Boot/Fonts/wgl4_boot.ttf").write_bytes(rng.randbytes(4000))
+    (media / "Boot/en-us/bootmgr.exe.mui").write_bytes(rng.randbytes(900))
+    (media / "efi/microsoft/boot/efisys_noprompt.bin").write_bytes(rng.randbytes(2048))
+    (media / "efi/microsoft/boot/fonts/segmono_boot.ttf").write_bytes(rng.randbytes(1500))
+    (media / "sources/boot.wim").write_bytes(rng.randbytes(wim_size))
+    return media
+
+
+def tree_bytes(media: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(media).as_posix().casefold(): p.read_bytes() for p in media.rglob("*") if p.is_file()
+    }
