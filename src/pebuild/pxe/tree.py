@@ -44,6 +44,7 @@ from pebuild.pxe.templates import render
 DEFAULT_BLOCK_SIZE = 1456
 DEFAULT_WINDOW_SIZE = 4
 CONF_DIR = "conf"
+FONTS_DIR = "Boot/Fonts"
 
 
 @dataclass
@@ -233,6 +234,10 @@ def _make_bcd(preset: str, req: PxeRequest, timestamp: int, *, wim: str, sdi: st
         tftp_var_window=True if (tftp and req.var_window) else None,
     )
     store = presets.create(preset, options, timestamp=timestamp)
+    if tftp:
+        # WDS sets the boot manager's FontPath (formats.md §2.7); here in the tree's exact case,
+        # because a Linux TFTP server's names are case-sensitive.
+        store.set("{bootmgr}", "fontpath", tree_path(FONTS_DIR))
     return bytes(store.serialize(timestamp=timestamp))
 
 
@@ -308,7 +313,7 @@ def _write_tree(
         files["EFI/Microsoft/Boot/BCD"] = efi_default
     fonts = next((p.fonts for p in plans if p.fonts), {})
     for name, data in fonts.items():
-        files[f"Boot/Fonts/{name}"] = data
+        files[f"{FONTS_DIR}/{name}"] = data
     if not fonts:
         warnings.append("no boot fonts in the source or boot.wim: bootmgr falls back to its built-in font")
 

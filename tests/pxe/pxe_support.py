@@ -1,0 +1,156 @@
+"""PXE test support: a small boot.wim with real stand-in boot programs, and dnsmasq in a network namespace."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from _helpers import require_tool
+
+HERE = Path(__file__).resolve().parent
+TFTP_CLIENT = HERE / "_tftp_client.py"
+
+#: WIM path -> marker program kind; markers follow the sample kit's convention (PEBUILD-SAMPLE <name>)
+BOOT_PROGRAMS = {
+    "Windows/Boot/PXE/pxeboot.n12": "bios",
+    "Windows/Boot/PXE/pxeboot.com": "bios",
+    "Windows/Boot/PXE/bootmgr.exe": "bios",
+    "Windows/Boot/PXE/abortpxe.com": "bios",
+    "Windows/Boot/PXE/wdsnbp.com": "bios",
+    "Windows/Boot/EFI/bootmgfw.efi": "efi",
+}
+
+
+def make_boot_wim(
+    dest: Path, arch: str, *, omit: tuple[str, ...] = (), marker: str = "PEBUILD-SAMPLE"
+) -> Path:
+    """A one-image boot.wim whose Windows/Boot holds marker programs, a font and a boot.sdi."""
+    from pebuild.sample.stubs import bios_program, efi_program
+    from pebuild.wim import capture
+
+    tree = dest.parent / f"{dest.stem}-tree"
+    for rel, kind in BOOT_PROGRAMS.items():
+        if rel in omit:
+            continue
+        name = rel.rsplit("/", 1)[1]
+        path = tree / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "bios":
+            path.write_bytes(bios_program(f"{marker} {name}"))
+        else:
+            efi_arch = arch if arch in ("amd64", "x86") else "amd64"
+            path.write_bytes(efi_program(f"{marker} {name}", arch=efi_arch))
+    extra = {
+        "Windows/Boot/Fonts/wgl4_boot.ttf": b"font:wgl4\n",
+        "Windows/Boot/Fonts/segmono_boot.ttf": b"font:segmono\n",
+        "Windows/Boot/DVD/PCAT/boot.sdi": b"$SDI0001" + bytes(4096 - 8),
+        "Windows/System32/startnet.cmd": b"wpeinit\r\n",
+        # incompressible filler so boot.wim spans a few hundred TFTP blocks
+        "Windows/System32/filler.bin": b"".join(
+            hashlib.sha256(f"{arch}-{i}".encode()).digest() for i in range(6000)
+        ),
+    }
+    for rel, data in extra.items():
+        if rel in omit:
+            continue
+        path = tree / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    capture(tree, dest, name="Microsoft Windows PE", boot=True)
+    shutil.rmtree(tree)
+    return dest
+
+
+def _netns_cmd() -> tuple[list[str], Callable[[int], list[str]]]:
+    require_tool("dnsmasq")
+    for tool in ("unshare", "nsenter", "ip"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            pytest.skip(f"{tool} not installed (util-linux / iproute2)")
+    if os.geteuid() == 0:
+        return ["unshare", "--net", "--"], lambda pid: ["nsenter", f"--net=/proc/{pid}/ns/net", "--"]
+    return (
+        ["unshare", "--map-root-user", "--net", "--"],
+        lambda pid: ["nsenter", "-t", str(pid), "--user", "--net", "--preserve-credentials", "--"],
+    )
+
+
+class NetnsDnsmasq:
+    """dnsmasq serving TFTP on 127.0.0.1:69 inside a network namespace of its own (nothing leaves it)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], enter: list[str], log: Path) -> None:
+        self.proc = proc
+        self.enter = enter
+        self.log = log
+
+    def run(self, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.enter, *argv], capture_output=True, text=True, timeout=timeout)
+
+    def fetch(self, filename: str, *, out: Path | None = None, **options: int) -> dict[str, object]:
+        argv = [sys.executable, str(TFTP_CLIENT), "127.0.0.1", "69", filename]
+        argv += [f"--option={k}={v}" for k, v in options.items()]
+        if out is not None:
+            argv += ["--out", str(out)]
+        proc = self.run(argv)
+        if proc.returncode != 0:
+            raise AssertionError(f"TFTP fetch of {filename} failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return dict(json.loads(proc.stdout))
+
+
+@contextlib.contextmanager
+def netns_dnsmasq(
+    workdir: Path, *, tftp_root: Path | None = None, conf_file: Path | None = None
+) -> Iterator[NetnsDnsmasq]:
+    """Start dnsmasq (--port=0: no DNS) in a fresh netns, from `conf_file` or as a bare TFTP server of
+    `tftp_root`, listening on 127.0.0.1 only; always killed on exit."""
+    unshare, enter_for = _netns_cmd()
+    log = workdir / "dnsmasq.log"
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    args = [
+        dnsmasq,
+        "--keep-in-foreground",
+        "--port=0",
+        "--enable-tftp",
+        *([f"--tftp-root={tftp_root}"] if tftp_root else []),
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        f"--conf-file={conf_file or '/dev/null'}",
+        "--pid-file=",
+        "--user=root",
+        f"--log-facility={log}",
+    ]
+    script = 'ip link set lo up && exec "$@"'
+    proc = subprocess.Popen([*unshare, "sh", "-c", script, "sh", *args], start_new_session=True)
+    try:
+        ready = NetnsDnsmasq(proc, enter_for(proc.pid), log)
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                detail = log.read_text() if log.exists() else ""
+                pytest.skip(
+                    f"dnsmasq in a network namespace did not start (rc {proc.returncode}): {detail[-300:]}"
+                )
+            probe = ready.run(["ss", "-Hlun", "sport = :69"], timeout=10)
+            if probe.returncode == 0 and "127.0.0.1:69" in probe.stdout:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError("dnsmasq did not listen on 127.0.0.1:69 within 10 s")
+            time.sleep(0.05)
+        yield ready
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=5)
