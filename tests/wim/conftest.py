@@ -84,11 +84,13 @@ def detailed(wim: Path, index: int, *, layout: bool = True) -> dict[str, str]:
         for line in block.splitlines():
             if line.startswith("Full Path"):
                 path = line.split("=", 1)[1].strip().strip('"')
-                # Reference counts are WIM-wide (blobs shared between files and images).
+                # Reference counts are WIM-wide (blobs shared between files and images), and
+                # libwim renumbers link group IDs on every write (which files share one is what counts).
                 kept = [
                     ln
                     for ln in block.strip().splitlines()
-                    if not ln.startswith("Reference Count") and (layout or not ln.startswith(_LAYOUT))
+                    if not ln.startswith(("Reference Count", "Link Group ID"))
+                    and (layout or not ln.startswith(_LAYOUT))
                 ]
                 blocks[path] = "\n".join(kept)
                 break
