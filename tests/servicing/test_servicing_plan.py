@@ -198,3 +198,34 @@ def test_optional_components_error_explains_dism() -> None:
         parse('optional_components = ["WinPE-WMI"]\n', Path("r.toml"))
     text = str(info.value)
     assert "CBS" in text and "Dism /Add-Package" in text and "WinPE-WMI_<lang>.cab" in text
+
+
+@pytest.mark.parametrize("arch", ["x86", "amd64"])
+def test_shipped_deploy_recipe_plans(tmp_path: Path, image_wim: Path, arch: str) -> None:
+    """recipes/deploy.toml loads through the builder's loader and renders valid answer files."""
+    import xml.etree.ElementTree as ET
+
+    from _helpers import REPO_ROOT
+    from pebuild.recipe import load_recipe
+    from pebuild.wim import Wim
+
+    recipe = load_recipe(REPO_ROOT / "recipes" / "deploy.toml")
+    plan = recipe.servicing_plan
+    assert plan.scratch_space == 128 and plan.target_path == "X:\\"
+    with Wim.open(image_wim) as wim:
+        edits = plan_image_edits(
+            plan, wim=wim, index=1, arch=arch, workdir=tmp_path, variables=dict(recipe.settings.variables)
+        )
+    client = ET.fromstring(edits.add["WDSClientUnattend.xml"])
+    ns = {"u": "urn:schemas-microsoft-com:unattend"}
+    assert client.findtext(".//u:InstallImage/u:ImageName", namespaces=ns) == "Windows 7 ENTERPRISE"
+    assert client.findtext(".//u:Login/u:Credentials/u:Domain", namespaces=ns) == "CORP"
+    assert {
+        c.get("processorArchitecture") for c in client.iter("{urn:schemas-microsoft-com:unattend}component")
+    } == {arch}
+    assert b"JoinDomain=%MACHINEDOMAIN%" in edits.add["Deploy/sysprep.inf"]
+    assert set(edits.add) >= {
+        "Windows/System32/config/SYSTEM",
+        "Windows/System32/config/SOFTWARE",
+        "Windows/System32/config/DEFAULT",
+    }
