@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pycdlib.udf
 from pycdlib.pycdlibexception import PyCdlibException
@@ -305,10 +306,10 @@ def _master(iso: OrderedPyCdlib, output: Path, progress: Progress | None) -> Iso
 
     try:
         with atomic_output(output) as fh:
-            hasher = _HashingWriter(fh)
-            iso.write_fp(hasher, blocksize=COPY_BLOCK, progress_cb=on_progress)
-            size = fh.seek(0, os.SEEK_END)
-            digest = hasher.finish(size)
+            iso.write_fp(fh, blocksize=COPY_BLOCK, progress_cb=on_progress)
+            fh.flush()
+            size = os.fstat(fh.fileno()).st_size
+            digest = _hash_while_syncing(fh.fileno(), size)
     except PyCdlibException as exc:
         raise FormatError(f"cannot write the ISO: {exc}", path=output) from None
     finally:
@@ -316,65 +317,32 @@ def _master(iso: OrderedPyCdlib, output: Path, progress: Progress | None) -> Iso
     return IsoResult(path=output, size=size, sha256=digest)
 
 
-class _HashingWriter:
-    """Hashes the ISO while pycdlib writes it, so no second pass over gigabytes is needed.
+def _hash_while_syncing(fd: int, size: int) -> str:
+    """SHA-256 of the written ISO, read back from the page cache while fsync runs beside it.
 
-    pycdlib writes mostly in order, seeking forward over zero gaps. A forward gap
-    is hashed as zeros; any backward write makes `finish` re-read the file.
+    pycdlib seeks back to write path tables and directory records after file
+    data, so the bytes cannot be hashed as they are written; the read-back
+    overlaps the fsync that atomic_output needs anyway (both release the GIL).
     """
+    syncer = threading.Thread(target=_fsync_quietly, args=(fd,), daemon=True)
+    syncer.start()
+    h = hashlib.sha256()
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(COPY_BLOCK * 4, size - offset), offset)
+        if not chunk:
+            break
+        h.update(chunk)
+        offset += len(chunk)
+    syncer.join()
+    return h.hexdigest()
 
-    mode = "wb"
 
-    def __init__(self, fh: BinaryIO) -> None:
-        self._fh = fh
-        self._h = hashlib.sha256()
-        self._hashed = 0
-        self._pos = 0
-        self._ok = True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._pos = self._fh.seek(offset, whence)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def write(self, data: bytes) -> int:
-        n = self._fh.write(data)
-        if self._ok:
-            if self._pos < self._hashed:
-                self._ok = False
-            else:
-                self._zeros(self._pos - self._hashed)
-                self._h.update(data)
-                self._hashed += n
-        self._pos += n
-        return n
-
-    def _zeros(self, count: int) -> None:
-        block = bytes(min(count, COPY_BLOCK))
-        while count > 0:
-            step = min(count, len(block))
-            self._h.update(block[:step])
-            self._hashed += step
-            count -= step
-
-    def fileno(self) -> int:
-        return self._fh.fileno()
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    def finish(self, size: int) -> str:
-        if self._ok and self._hashed <= size:
-            self._zeros(size - self._hashed)
-            return self._h.hexdigest()
-        self._fh.flush()
-        self._fh.seek(0)
-        h = hashlib.sha256()
-        while chunk := self._fh.read(COPY_BLOCK):
-            h.update(chunk)
-        return h.hexdigest()
+def _fsync_quietly(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # atomic_output's own fsync reports the error
 
 
 def _bytes_fp(data: bytes) -> io.BytesIO:
