@@ -68,3 +68,16 @@ def test_dnsmasq_refuses_paths_outside_the_tree(served_tree: Path, tmp_path: Pat
         pytest.raises(AssertionError, match="TFTP error"),
     ):
         server.fetch("../outside.txt")
+
+
+def test_large_blocks_from_the_bcd_are_granted_by_the_generated_conf(
+    tmp_path: Path, boot_wims: dict[str, Path]
+) -> None:
+    # dnsmasq grants at most 2263-byte blocks unless edns-packet-max is raised: the conf does it
+    dest = tmp_path / "pxe"
+    write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["amd64"], block_size=8192, timestamp=1))
+    assert "edns-packet-max=8192" in (dest / "conf/dnsmasq.conf").read_text()
+    with netns_dnsmasq(tmp_path, conf_file=dest / "conf/dnsmasq.conf") as server:
+        got = server.fetch("\\Boot\\x64\\Images\\boot.wim", blksize=8192)
+    assert got["oack"] == {"blksize": "8192"}
+    assert got["sha256"] == digest(dest / WIM)

@@ -20,6 +20,8 @@ from pebuild.pxe.arches import ArchSpec
 from pebuild.pxe.templates import render
 
 DHCP_MODES = ("proxy", "full")
+#: dnsmasq's largest TFTP blksize with its default edns-packet-max (1232 + MAXDNAME 1025 + 10 - 4), measured
+DNSMASQ_DEFAULT_MAX_BLOCK = 2263
 PLACEHOLDER_PROXY_RANGE = "192.168.1.0"
 PLACEHOLDER_FULL_RANGE = "192.168.1.100,192.168.1.199,255.255.255.0,12h"
 
@@ -117,6 +119,7 @@ def render_dnsmasq_conf(opts: DnsmasqOptions) -> str:
         interface=opts.interface,
         server_address=opts.server_address,
         block_size=opts.block_size,
+        dnsmasq_max_block=DNSMASQ_DEFAULT_MAX_BLOCK,
         window_size=opts.window_size,
         efi_specs=efi_specs,
         ipxe_chain=ipxe_chain,
