@@ -260,3 +260,36 @@ def test_usb_boot_code_matches_asm(tmp_path: Path) -> None:
     from usb_support import BOOTMGR_PROBE
 
     assert probe.read_bytes() == BOOTMGR_PROBE
+
+
+@pytest.mark.slow
+def test_usb_streams_big_files(tmp_path: Path) -> None:
+    """A 300 MB boot.wim goes into the image without being held in memory (peak RSS of the CLI process)."""
+    import sys
+
+    from _helpers import PEBUILD_CMD
+
+    media = make_media(tmp_path)
+    with open(media / "sources" / "boot.wim", "wb") as fh:
+        fh.seek(300 * MIB - 5)
+        fh.write(b"TAIL!")
+    image = tmp_path / "big.img"
+    probe = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *PEBUILD_CMD, "usb", str(media), str(image), "--size", "400M"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak_mib = int(out.stdout.strip()) / 1024
+    assert peak_mib < 150, f"pebuild usb peaked at {peak_mib:.0f} MiB for a 300 MiB file"
+    copied = tmp_path / "boot.wim"
+    subprocess.run(["mcopy", "-n", "-i", f"{image}@@{MIB}", "::/sources/boot.wim", str(copied)], check=True)
+    assert copied.stat().st_size == 300 * MIB
+    with open(copied, "rb") as fh:
+        fh.seek(-5, 2)
+        assert fh.read() == b"TAIL!"

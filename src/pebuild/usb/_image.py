@@ -9,6 +9,7 @@ not grow with the size of boot.wim.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -260,7 +261,7 @@ def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbRes
     if req.arch not in EFI_BOOT_NAMES:
         raise UsageError(f"unknown arch {req.arch!r} (expected one of {', '.join(EFI_BOOT_NAMES)})")
     size = parse_size(req.size) if isinstance(req.size, str) else req.size
-    req = UsbRequest(**{**req.__dict__, "size": size})
+    req = dataclasses.replace(req, size=size)
     files = collect_media(req.media_dir, EFI_BOOT_NAMES[req.arch])
     efi_path, bios_ok = _check_inputs(req, files)
     boot_code, boot_sector_name = _boot_sector(req)
