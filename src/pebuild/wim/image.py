@@ -79,7 +79,7 @@ class _ProgressBridge:
             raise err
 
     def _callback(self, msg: int, info: int | None, _ctx: int | None) -> int:
-        if self.progress is None or not info:
+        if self.progress is None:
             return L.WIMLIB_PROGRESS_STATUS_CONTINUE
         try:
             event = _event(msg, info)
@@ -91,13 +91,17 @@ class _ProgressBridge:
         return L.WIMLIB_PROGRESS_STATUS_CONTINUE
 
 
-def _event(msg: int, info: int) -> ProgressEvent | None:
+def _event(msg: int, info: int | None) -> ProgressEvent | None:
+    if msg in (L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_BEGIN, L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END):
+        done = int(msg == L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END)  # `info` is not valid for these
+        return ProgressEvent("metadata", done, 1)
+    if msg == L.WIMLIB_PROGRESS_MSG_RENAME:
+        return ProgressEvent("rename", 1, 1)
+    if not info:
+        return None
     if msg == L.WIMLIB_PROGRESS_MSG_WRITE_STREAMS:
         w = L.wimlib_progress_info_write_streams.from_address(info)
         return ProgressEvent("write", w.completed_bytes, w.total_bytes)
-    if msg in (L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_BEGIN, L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END):
-        done = int(msg == L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END)
-        return ProgressEvent("metadata", done, 1)
     if msg == L.WIMLIB_PROGRESS_MSG_EXTRACT_STREAMS:
         x = L.wimlib_progress_info_extract.from_address(info)
         return ProgressEvent("extract", x.completed_bytes, x.total_bytes)
@@ -117,8 +121,6 @@ def _event(msg: int, info: int) -> ProgressEvent | None:
     if msg in (L.WIMLIB_PROGRESS_MSG_CALC_INTEGRITY, L.WIMLIB_PROGRESS_MSG_VERIFY_INTEGRITY):
         i = L.wimlib_progress_info_integrity.from_address(info)
         return ProgressEvent("integrity", i.completed_bytes, i.total_bytes)
-    if msg == L.WIMLIB_PROGRESS_MSG_RENAME:
-        return ProgressEvent("rename", 1, 1)
     return None
 
 
