@@ -108,6 +108,7 @@ def test_bios_program_boots_from_a_disk_and_powers_off(tmp_path: Path) -> None:
 
 
 @pytest.mark.smoke
+@pytest.mark.slow
 def test_efi_program_runs_under_ovmf_and_shuts_down(tmp_path: Path) -> None:
     qemu = require_tool("qemu-system-x86_64")
     if not (OVMF_CODE.is_file() and OVMF_VARS.is_file()):

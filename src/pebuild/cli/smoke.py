@@ -77,3 +77,35 @@ def smoke(
     elif result.ok:
         click.echo(f"PASS {firmware}{' pxe' if pxe else ''}: {result.reason}")
     result.check()
+
+
+SAMPLE_EXAMPLES = """\
+Examples:
+
+\b
+  pebuild sample-source build/kit --arch amd64
+  pebuild make amd64 --source build/kit --recipe recipes/capture.toml -o winpe.iso
+  pebuild make amd64 --source sample ...      (the same kit, built once into ~/.cache/pebuild)
+"""
+
+
+@click.command("sample-source", epilog=SAMPLE_EXAMPLES)
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--arch", type=click.Choice(["amd64", "x86", "arm64", "ia64"]), default="amd64", show_default=True
+)
+@click.option("--timestamp", type=int, help="Unix time for every file [default: 2024-01-01, fixed].")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def sample_source(directory: Path, arch: str, timestamp: int | None, as_json: bool) -> None:
+    """Write the built-in synthetic WinPE source kit (ADK layout) to DIRECTORY (new or empty).
+
+    A stand-in for Microsoft's ADK: every boot program is a tiny real program
+    printing 'PEBUILD-SAMPLE <name>' on COM1. See docs/sample.md.
+    """
+    from pebuild.sample import build_sample_source
+
+    path = build_sample_source(directory, arch, timestamp)
+    if as_json:
+        emit_json({"path": str(path), "arch": arch})
+    else:
+        click.echo(f"wrote sample {arch} kit to {path}")
