@@ -52,11 +52,13 @@ bench: setup
 	$(PY) bench/run.py
 
 smoke: setup
+	rm -rf $(DEMO_DIR)/kit && mkdir -p $(DEMO_DIR)
 	$(PEBUILD) sample-source $(DEMO_DIR)/kit --arch amd64
-	$(PEBUILD) iso $(DEMO_DIR)/kit/media $(DEMO_DIR)/sample.iso \
-	  --bios "$(DEMO_DIR)/kit/fwfiles/etfsboot.com" --uefi "$(DEMO_DIR)/kit/fwfiles/efisys.bin"
-	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com'
-	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi'
+	$(PEBUILD) iso "$(DEMO_DIR)/kit/Windows Preinstallation Environment/amd64/Media" $(DEMO_DIR)/sample.iso \
+	  --bios "$(DEMO_DIR)/kit/Deployment Tools/amd64/Oscdimg/etfsboot.com" \
+	  --uefi "$(DEMO_DIR)/kit/Deployment Tools/amd64/Oscdimg/efisys.bin"
+	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com' --screenshot $(DEMO_DIR)/smoke-bios.png
+	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi' --screenshot $(DEMO_DIR)/smoke-uefi.png
 
 demo: setup
 	@mkdir -p $(DEMO_DIR)
