@@ -18,6 +18,15 @@ EFI = {"x86": "ia32", "amd64": "x64", "arm64": "aa64", "ia64": "ia64"}
 T0 = 1_700_000_000
 
 
+def bios(name: str) -> bytes:
+    """A BIOS stand-in printing `PEBUILD-SAMPLE <name>` (the sample's marker convention)."""
+    return bios_program(f"PEBUILD-SAMPLE {name}")
+
+
+def efi(name: str, arch: str) -> bytes:
+    return efi_program(f"PEBUILD-SAMPLE {name}", arch)
+
+
 def _w(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -25,22 +34,24 @@ def _w(path: Path, data: bytes) -> None:
 
 def image_tree(dest: Path, arch: str, omit: tuple[str, ...] = ()) -> Path:
     """A WinPE-shaped directory: System32, config hives (placeholders), Windows/Boot."""
-    efi = efi_program(f"bootmgfw.efi {arch}", arch)
+    efi_app = efi("bootmgfw.efi", arch)
     files = {
         "Windows/System32/startnet.cmd": b"wpeinit\r\n",
         "Windows/System32/winpeshl.ini": b"[LaunchApps]\r\n%SYSTEMROOT%\\System32\\cmd.exe\r\n",
         "Windows/System32/setup.exe": pe_standin("setup.exe", arch),
         "Windows/System32/config/SYSTEM": b"regf-placeholder",
-        "Windows/Boot/PCAT/bootmgr": bios_program("bootmgr"),
-        "Windows/Boot/EFI/bootmgfw.efi": efi,
-        "Windows/Boot/EFI/bootmgr.efi": efi_program(f"bootmgr.efi {arch}", arch),
-        "Windows/Boot/DVD/PCAT/etfsboot.com": bios_program("etfsboot.com"),
+        "Windows/Boot/PCAT/bootmgr": bios("bootmgr"),
+        "Windows/Boot/EFI/bootmgfw.efi": efi_app,
+        "Windows/Boot/EFI/bootmgr.efi": efi(f"bootmgr.efi {arch}", arch),
+        "Windows/Boot/DVD/PCAT/etfsboot.com": bios("etfsboot.com"),
         "Windows/Boot/DVD/PCAT/boot.sdi": b"$SDI0001" + bytes(4088),
         "Windows/Boot/DVD/PCAT/BCD": b"regf-bcd",
         "Windows/Boot/DVD/EFI/BCD": b"regf-bcd-efi",
-        "Windows/Boot/DVD/EFI/en-US/efisys.bin": efisys_image({f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi}),
+        "Windows/Boot/DVD/EFI/en-US/efisys.bin": efisys_image(
+            {f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi_app}
+        ),
         "Windows/Boot/Fonts/wgl4_boot.ttf": b"font",
-        "Windows/Boot/PXE/pxeboot.n12": bios_program("pxeboot.n12"),
+        "Windows/Boot/PXE/pxeboot.n12": bios("pxeboot.n12"),
         "Windows/Boot/PXE/bootmgr.exe": pe_standin("bootmgr.exe", "x86"),
     }
     for rel, data in files.items():
@@ -65,15 +76,15 @@ def make_wim(dest: Path, arch: str, work: Path, images: int = 1, omit: tuple[str
 
 
 def media_tree(media: Path, arch: str, omit: tuple[str, ...] = ()) -> None:
-    efi = efi_program(f"bootx64.efi {arch}", arch)
+    efi_app = efi(f"boot{EFI[arch]}.efi", arch)
     files = {
-        "bootmgr": bios_program("bootmgr"),
-        "bootmgr.efi": efi_program(f"bootmgr.efi {arch}", arch),
+        "bootmgr": bios("bootmgr"),
+        "bootmgr.efi": efi(f"bootmgr.efi {arch}", arch),
         "Boot/BCD": b"regf-bcd",
         "Boot/boot.sdi": b"$SDI0001" + bytes(4088),
-        "Boot/bootfix.bin": bios_program("bootfix.bin"),
+        "Boot/bootfix.bin": bios("bootfix.bin"),
         "Boot/Fonts/wgl4_boot.ttf": b"font",
-        f"EFI/Boot/boot{EFI[arch]}.efi": efi,
+        f"EFI/Boot/boot{EFI[arch]}.efi": efi_app,
         "EFI/Microsoft/Boot/BCD": b"regf-bcd-efi",
         "EFI/Microsoft/Boot/Fonts/wgl4_boot.ttf": b"font",
     }
@@ -83,11 +94,11 @@ def media_tree(media: Path, arch: str, omit: tuple[str, ...] = ()) -> None:
 
 
 def fw_files(dest: Path, arch: str, omit: tuple[str, ...] = ()) -> None:
-    efi = efi_program(f"bootx64.efi {arch}", arch)
+    boot = f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI"
     files = {
-        "etfsboot.com": bios_program("etfsboot.com"),
-        "efisys.bin": efisys_image({f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi}),
-        "efisys_noprompt.bin": efisys_image({f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi}),
+        "etfsboot.com": bios("etfsboot.com"),
+        "efisys.bin": efisys_image({boot: efi(f"boot{EFI[arch]}.efi", arch)}),
+        "efisys_noprompt.bin": efisys_image({boot: efi(f"boot{EFI[arch]}.efi noprompt", arch)}),
     }
     for rel, data in files.items():
         if rel not in omit:
@@ -125,11 +136,10 @@ def make_install_tree(root: Path, arch: str, work: Path) -> Path:
     (root / "sources").mkdir(parents=True, exist_ok=True)
     make_wim(root / "sources" / "boot.wim", arch, work, images=2)
     media_tree(root, arch)
-    efi = efi_program(f"bootx64.efi {arch}", arch)
-    _w(root / "boot" / "etfsboot.com", bios_program("etfsboot.com"))
+    _w(root / "boot" / "etfsboot.com", bios("etfsboot.com"))
     _w(
         root / "efi" / "microsoft" / "boot" / "efisys.bin",
-        efisys_image({f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi}),
+        efisys_image({f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi(f"boot{EFI[arch]}.efi", arch)}),
     )
     return root
 

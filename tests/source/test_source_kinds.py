@@ -43,7 +43,7 @@ def test_adk_layout(tmp_path: Path) -> None:
         assert src.tool_file("Servicing").is_dir()
         assert [p.name for p in src.tool_files("msxml6*.dll")] == ["msxml6.dll", "msxml6r.dll"]
         # PXE files exist only inside the image: fallback to Windows/Boot/PXE
-        assert src.boot_file("pxe/pxeboot.n12") == kits.bios_program("pxeboot.n12")
+        assert src.boot_file("pxe/pxeboot.n12") == kits.bios("pxeboot.n12")
 
 
 def test_adk_wrong_arch_lists_what_is_there(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_waik_layout(tmp_path: Path, arch: str) -> None:
     root = kits.make_waik(tmp_path / "waik", arch, tmp_path)
     with open_source(root, arch) as src:
         assert src.kind == "waik"
-        assert src.boot_file("etfsboot.com") == kits.bios_program("etfsboot.com")
+        assert src.boot_file("etfsboot.com") == kits.bios("etfsboot.com")
         assert src.has_boot_file("bootmgfw.efi")
         assert src.tool_file("imagex.exe").parent.name == arch
 
@@ -100,8 +100,8 @@ def test_bare_wim_takes_boot_files_from_inside(tmp_path: Path) -> None:
     with open_source(wim, "amd64") as src:
         assert src.kind == "wim"
         assert src.default_index == 2  # the WIM's boot index
-        assert src.boot_file("bootmgr") == kits.bios_program("bootmgr")
-        assert src.boot_file("etfsboot.com") == kits.bios_program("etfsboot.com")
+        assert src.boot_file("bootmgr") == kits.bios("bootmgr")
+        assert src.boot_file("etfsboot.com") == kits.bios("etfsboot.com")
         assert src.fonts() == ["wgl4_boot.ttf"]
         # independent reader: the file we got is the one wimlib-imagex lists in the image
         out = subprocess.run(

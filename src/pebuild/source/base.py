@@ -53,21 +53,31 @@ MEDIA_BOOT_PATHS: dict[str, tuple[str, ...]] = {
 
 
 def ci_lookup(root: Path, rel: str) -> Path | None:
-    """Find `rel` under `root` ignoring case (Windows trees copied to Linux keep mixed case)."""
-    path = root
-    for part in [p for p in rel.replace("\\", "/").split("/") if p]:
-        exact = path / part
-        if exact.exists():
-            path = exact
-            continue
-        if not path.is_dir():
-            return None
-        low = part.lower()
-        match = sorted(c for c in path.iterdir() if c.name.lower() == low)
-        if not match:
-            return None
-        path = match[0]
-    return path
+    """Find `rel` under `root` ignoring case (Windows trees copied to Linux keep mixed case).
+
+    Exact names win; when a tree holds both `Boot` and `boot`, each is tried.
+    """
+    parts = [p for p in rel.replace("\\", "/").split("/") if p]
+    if not parts:
+        return root
+    head, rest = parts[0], "/".join(parts[1:])
+    exact = root / head
+    if exact.exists():
+        hit = ci_lookup(exact, rest) if rest else exact
+        if hit is not None:
+            return hit
+    if not root.is_dir():
+        return None
+    low = head.lower()
+    try:
+        others = sorted(c for c in root.iterdir() if c.name.lower() == low and c.name != head)
+    except OSError:
+        return None
+    for cand in others:
+        hit = ci_lookup(cand, rest) if rest else cand
+        if hit is not None:
+            return hit
+    return None
 
 
 @runtime_checkable

@@ -1,0 +1,142 @@
+"""`pebuild make` and `pebuild copype`: thin click verbs over pebuild.build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pebuild.cli._common import emit_json, is_quiet, progress_display
+
+ARCH = click.Choice(["x86", "amd64", "arm64", "ia64"])
+
+MAKE_EPILOG = """\b
+Examples:
+  pebuild make amd64 --recipe recipes/capture.toml --source sample -o capture.iso
+  pebuild make x86 --recipe recipes/rescue.toml --source /mnt/adk -o rescue.iso --manifest rescue.json
+  pebuild make amd64 --recipe recipes/capture.toml --source win11.iso --profile lab -o lab.iso --pxe tftp/
+  SOURCE_DATE_EPOCH=1700000000 pebuild make amd64 --recipe r.toml -o a.iso   # byte-identical rebuilds
+"""
+
+
+def _size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("ib").rstrip("b")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        from pebuild.errors import UsageError
+
+        raise UsageError(f"--usb-size: not a size: {text!r} (auto, or e.g. 512M, 2G)") from None
+
+
+@click.command(epilog=MAKE_EPILOG)
+@click.argument("arch", type=ARCH)
+@click.option("--recipe", "-r", required=True, type=click.Path(path_type=Path), help="Recipe TOML file.")
+@click.option(
+    "--source", "-s", help="sample, an ADK/WAIK kit, an install .iso or tree, a copype tree or a WIM."
+)
+@click.option("--profile", "-p", help="Apply [profiles.NAME] of the recipe.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="The ISO to write.")
+@click.option("--media-dir", type=click.Path(path_type=Path), help="Also write the media tree here.")
+@click.option("--manifest", type=click.Path(path_type=Path), help="Write the JSON manifest here.")
+@click.option(
+    "--pxe",
+    "pxe_dir",
+    type=click.Path(path_type=Path),
+    help="Also write a PXE tree (WDS layout, dnsmasq.conf).",
+)
+@click.option("--usb", "usb_output", type=click.Path(path_type=Path), help="Also write a raw USB disk image.")
+@click.option("--usb-size", default="auto", show_default=True, help="USB image size: auto or e.g. 1G.")
+@click.option("--usb-table", type=click.Choice(["mbr", "gpt", "hybrid"]), default="mbr", show_default=True)
+@click.option("--keep", is_flag=True, help="Keep the build directory (also on failure) for inspection.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def make(
+    arch: str,
+    recipe: Path,
+    source: str | None,
+    profile: str | None,
+    output: Path | None,
+    media_dir: Path | None,
+    manifest: Path | None,
+    pxe_dir: Path | None,
+    usb_output: Path | None,
+    usb_size: str,
+    usb_table: str,
+    keep: bool,
+    as_json: bool,
+) -> None:
+    """Build WinPE media for ARCH from a recipe: edit boot.wim once, write BCDs, media tree and ISO."""
+    from pebuild.build import BuildRequest, build
+
+    req = BuildRequest(
+        arch=arch,
+        recipe=recipe,
+        output=output,
+        source=source,
+        profile=profile,
+        media_dir=media_dir,
+        manifest=manifest,
+        keep=keep,
+        pxe_dir=pxe_dir,
+        usb_output=usb_output,
+        usb_size=_size(usb_size),
+        usb_table=usb_table,
+    )
+    with progress_display("make", quiet=is_quiet() or as_json) as progress:
+        result = build(req, progress)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    parts = (
+        [f"{arch}: {result.iso} ({result.iso_size} bytes, sha256 {result.iso_sha256})"]
+        if result.iso
+        else [arch]
+    )
+    for label, value in (
+        ("media", result.media_dir),
+        ("manifest", result.manifest_path),
+        ("pxe", result.pxe_dir),
+        ("usb", result.usb_image),
+        ("build dir kept", result.build_dir),
+    ):
+        if value is not None:
+            parts.append(f"{label}: {value}")
+    click.echo("\n".join(parts))
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  pebuild copype amd64 C_WinPE_amd64 --source /mnt/adk
+  pebuild copype x86 pe32 --source sample && pebuild make x86 --recipe r.toml --source pe32 -o pe32.iso
+"""
+)
+@click.argument("arch", type=ARCH)
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--source", "-s", default="sample", show_default=True, help="Any source pebuild make takes.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+def copype(arch: str, dest: Path, source: str, as_json: bool) -> None:
+    """Create the ADK's copype working tree (media/, mount/, fwfiles/) from any source."""
+    from pebuild.build import CopypeRequest
+    from pebuild.build import copype as run_copype
+
+    result = run_copype(CopypeRequest(arch=arch, dest=dest, source=source))
+    if as_json:
+        emit_json(
+            {
+                "dest": str(result.dest),
+                "source_kind": result.source_kind,
+                "media": result.media_files,
+                "fwfiles": result.fwfiles,
+                "tools": result.tools,
+            }
+        )
+        return
+    click.echo(
+        f"{dest}: media/ ({len(result.media_files)} files), mount/, fwfiles/ ({', '.join(result.fwfiles)})"
+    )
