@@ -198,8 +198,12 @@ def test_cli_json_and_failure_exit(dual_iso: Path, tmp_path: Path, run_pebuild) 
     data = json.loads(proc.stdout)
     assert data["ok"] is True and M_ETFS in data["markers"] and data["markers"][M_ETFS] > 0
     disk = _hang_disk(tmp_path / "hang.img")
-    proc = run_pebuild("smoke", str(disk), "--expect", "never-printed", "--timeout", "1")
+    log = tmp_path / "fail" / "serial.log"
+    proc = run_pebuild(
+        "smoke", str(disk), "--expect", "never-printed", "--timeout", "1", "--serial-log", str(log)
+    )
     assert_one_line_error(proc, expected_code=1)
-    assert "timeout after 1 s" in proc.stderr
+    assert "timeout after 1 s" in proc.stderr and str(log) in proc.stderr
+    assert log.is_file() and (tmp_path / "fail" / "serial-screen.png").is_file()
     proc = run_pebuild("smoke", str(tmp_path / "missing.iso"))
     assert_one_line_error(proc, expected_code=2)
