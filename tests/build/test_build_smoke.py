@@ -1,0 +1,53 @@
+"""Built ISOs boot under QEMU: the El Torito BIOS and UEFI images that pebuild put on the disc run.
+
+Few and purposeful (TCG is slow): one amd64 BIOS + UEFI pair from one ISO, one x86 BIOS boot.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from _helpers import require_tool
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "source"))
+import pebuild_test_kits as kits
+
+from pebuild.build import BuildRequest, build
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.smoke, pytest.mark.slow]
+
+
+def _iso(tmp_path: Path, arch: str) -> Path:
+    kit = kits.make_adk(tmp_path / "kit", arch, tmp_path)
+    out = tmp_path / f"{arch}.iso"
+    build(
+        BuildRequest(
+            arch=arch, recipe=REPO / "recipes" / "capture.toml", source=str(kit), output=out, timestamp=1
+        )
+    )
+    return out
+
+
+def _smoke(iso: Path, firmware: str, arch: str, expect: str) -> None:
+    from pebuild.qemu import SmokeRequest, smoke
+
+    result = smoke(SmokeRequest(media=iso, firmware=firmware, arch=arch, expect=[expect], timeout=90))
+    assert result.ok, (result.reason, result.serial_log)
+    assert expect in result.markers
+
+
+def test_amd64_iso_boots_bios_and_uefi(tmp_path: Path) -> None:
+    require_tool("qemu-system-x86_64")
+    iso = _iso(tmp_path, "amd64")
+    _smoke(iso, "bios", "amd64", "PEBUILD-SAMPLE etfsboot.com")
+    _smoke(iso, "uefi", "amd64", "PEBUILD-SAMPLE bootx64.efi")
+
+
+def test_x86_iso_boots_bios(tmp_path: Path) -> None:
+    require_tool("qemu-system-x86_64")
+    _smoke(_iso(tmp_path, "x86"), "bios", "x86", "PEBUILD-SAMPLE etfsboot.com")
