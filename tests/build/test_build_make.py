@@ -341,3 +341,19 @@ def test_cli_json_summary_and_missing_source_part(tmp_path: Path, run_pebuild) -
     summary = json.loads(proc.stdout)
     assert summary["iso_sha256"] == sha256_file(tmp_path / "y.iso")
     assert summary["boot_wim"]["boot_index"] == 1
+
+
+def test_pxe_and_usb_outputs_from_the_same_build(kit_dir: Path, tmp_path: Path) -> None:
+    require_tool("sfdisk")
+    require_tool("mdir")
+    result = make(kit_dir, tmp_path, pxe_dir=tmp_path / "pxe", usb_output=tmp_path / "usb.img")
+    media_wim = (tmp_path / "media/sources/boot.wim").read_bytes()
+    assert (tmp_path / "pxe/Boot/x64/Images/boot.wim").read_bytes() == media_wim
+    assert (tmp_path / "pxe/Boot/x64/pxeboot.n12").read_bytes() == kits.bios("pxeboot.n12")
+    assert result.manifest["outputs"]["pxe"]
+    table = json.loads(run("sfdisk", "-J", str(tmp_path / "usb.img")))
+    parts = table["partitiontable"]["partitions"]
+    assert len(parts) == 1
+    offset = parts[0]["start"] * 512
+    listing = run("mdir", "-i", f"{tmp_path / 'usb.img'}@@{offset}", "-b", "::/sources")
+    assert "boot.wim" in listing.lower()
