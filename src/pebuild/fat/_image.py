@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import sys
 from array import array
@@ -24,7 +25,7 @@ from pebuild.clock import build_time, stable_guid
 from pebuild.errors import FormatError, OutputError, UsageError
 from pebuild.fat._bootsector import reserved_area
 from pebuild.fat._geometry import SECTOR, FatGeometry, choose_geometry
-from pebuild.fat._names import as_short_name, check_long_name, lfn_entries, make_short_name
+from pebuild.fat._names import as_short_name, check_long_name, lfn_count, lfn_entries, make_short_name
 from pebuild.fsutil import normalize_image_path
 from pebuild.progress import Progress, ProgressEvent
 
@@ -46,6 +47,7 @@ class FatFile:
 
     source: bytes | Path | None = None
     read_only: bool = False
+    size: int | None = None  # a Path's size when the caller already knows it (checked again at write time)
 
     @property
     def is_dir(self) -> bool:
@@ -62,22 +64,36 @@ class _Node:
     first_cluster: int = 0
     clusters: int = 0
     short_name: bytes = b""
+    long_name: bool = False  # needs VFAT LFN entries
 
     @property
     def is_dir(self) -> bool:
         return self.source is None
 
 
-def _source_size(source: bytes | Path, name: str) -> int:
+def _source_size(entry: FatFile) -> int:
+    source = entry.source
     if isinstance(source, (bytes, bytearray, memoryview)):
         return len(source)
+    if entry.size is not None:
+        return entry.size
     try:
-        st = Path(source).stat()
+        st = os.stat(source)  # type: ignore[arg-type]
     except OSError as exc:
         raise UsageError(f"cannot read file for the FAT image: {exc.strerror}", path=source) from None
-    if not Path(source).is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise UsageError("not a regular file", path=source)
     return st.st_size
+
+
+def _split_path(raw_path: str) -> list[str]:
+    """'a/b/c' -> parts; anything unusual (backslashes, dots, drive letters) goes through normalize_image_path."""
+    text = raw_path.rstrip("/")
+    parts = text.split("/")
+    if not text or "\\" in text or ":" in text or "" in parts or "." in parts or ".." in parts:
+        text = normalize_image_path(raw_path)
+        parts = text.split("/") if text else []
+    return parts
 
 
 def build_tree(files: Mapping[str, bytes | Path | FatFile]) -> _Node:
@@ -90,16 +106,15 @@ def build_tree(files: Mapping[str, bytes | Path | FatFile]) -> _Node:
     for raw_path in sorted(files):
         value = files[raw_path]
         entry = value if isinstance(value, FatFile) else FatFile(None if raw_path.endswith("/") else value)
-        path = normalize_image_path(raw_path)
-        if not path:
+        parts = _split_path(raw_path)
+        if not parts:
             raise UsageError(f"empty path in FAT file list: {raw_path!r}")
-        parts = path.split("/")
         node = root
         for depth, part in enumerate(parts):
-            check_long_name(part)
             last = depth == len(parts) - 1
             child = node.children.get(part.casefold())
             if child is None:
+                check_long_name(part)
                 child = _Node(part)
                 node.children[part.casefold()] = child
             elif child.name != part and (not child.is_dir or (last and not entry.is_dir)):
@@ -111,7 +126,7 @@ def build_tree(files: Mapping[str, bytes | Path | FatFile]) -> _Node:
                     raise UsageError(f"path given twice or both as file and directory: {raw_path!r}")
                 assert entry.source is not None
                 child.source = entry.source
-                child.size = _source_size(entry.source, raw_path)
+                child.size = _source_size(entry)
                 child.read_only = entry.read_only
                 if child.size > MAX_FILE_SIZE:
                     raise UsageError(
@@ -270,15 +285,17 @@ def _assign_short_names(node: _Node) -> int:
     children = [node.children[k] for k in sorted(node.children)]
     for child in children:
         exact = as_short_name(child.name)
+        child.long_name = exact is None
         if exact is not None:
             child.short_name = exact
             taken.add(exact)
             count += 1
+    tails: dict[str, int] = {}
     for child in children:
-        if as_short_name(child.name) is None:
-            child.short_name = make_short_name(child.name, taken)
+        if child.long_name:
+            child.short_name = make_short_name(child.name, taken, tails)
             taken.add(child.short_name)
-            count += 1 + len(lfn_entries(child.name, child.short_name))
+            count += 1 + lfn_count(child.name)
     return count
 
 
@@ -294,7 +311,7 @@ def _dir_bytes(node: _Node, parent_cluster: int | None, label: str, stamp: tuple
         out += _short_entry(b"..         ", ATTR_DIRECTORY, parent_cluster, 0, date, time_)
     for key in sorted(node.children):
         child = node.children[key]
-        if as_short_name(child.name) is None:
+        if child.long_name:
             for lfn in lfn_entries(child.name, child.short_name):
                 out += lfn
         attr = ATTR_DIRECTORY if child.is_dir else ATTR_ARCHIVE | (ATTR_READ_ONLY if child.read_only else 0)

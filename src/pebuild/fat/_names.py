@@ -77,19 +77,27 @@ def _basis(name: str) -> tuple[str, str, bool]:
     return base[:8], ext[:3], lossy
 
 
-def make_short_name(name: str, taken: set[bytes]) -> bytes:
-    """A unique 11-byte short name for a long name (Windows' ~N numeric-tail scheme)."""
+def make_short_name(name: str, taken: set[bytes], tails: dict[str, int] | None = None) -> bytes:
+    """A unique 11-byte short name for a long name (Windows' ~N numeric-tail scheme).
+
+    `tails` remembers the last tail used per basis name, so a directory of many similar
+    names costs linear, not quadratic, time.
+    """
     base, ext, lossy = _basis(name)
     if not lossy and base:
         candidate = (base.ljust(8) + ext.ljust(3)).encode("ascii")
         if candidate not in taken:
             return candidate
     base = base or "_"
-    for n in range(1, 1_000_000):
+    key = base + "." + ext
+    first = tails.get(key, 0) + 1 if tails is not None else 1
+    for n in range(first, 10_000_000):
         tail = f"~{n}"
         candidate = (base[: 8 - len(tail)] + tail).ljust(8) + ext.ljust(3)
         raw = candidate.encode("ascii")
         if raw not in taken:
+            if tails is not None:
+                tails[key] = n
             return raw
     raise UsageError(f"cannot make a unique short name for {name!r}")  # pragma: no cover
 
@@ -100,6 +108,11 @@ def short_name_checksum(short_name: bytes) -> int:
     for byte in short_name:
         total = (((total & 1) << 7) + (total >> 1) + byte) & 0xFF
     return total
+
+
+def lfn_count(name: str) -> int:
+    """How many 32-byte LFN entries `name` takes (13 UCS-2 units each)."""
+    return (len(name.encode("utf-16-le")) // 2 + 12) // 13
 
 
 def lfn_entries(name: str, short_name: bytes) -> list[bytes]:

@@ -132,34 +132,39 @@ def _image_path(rel: str, efi_boot_name: str) -> str:
     return "/".join(parts)
 
 
-def collect_media(media_dir: Path, efi_boot_name: str) -> dict[str, Path | FatFile]:
-    """The media tree as {image path: file}, empty directories as 'dir/'; sorted walk, no symlinked dirs."""
+def collect_media(media_dir: Path, efi_boot_name: str) -> dict[str, FatFile]:
+    """The media tree as {image path: FatFile}, empty directories as 'dir/'; sorted, no symlinked dirs."""
     if not media_dir.is_dir():
         raise SourceError("media directory does not exist or is not a directory", path=media_dir)
-    files: dict[str, Path | FatFile] = {}
-    for root, dirs, names in os.walk(media_dir):
-        dirs.sort()
-        base = Path(root)
-        rel_root = base.relative_to(media_dir).as_posix()
-        prefix = "" if rel_root == "." else rel_root + "/"
-        for name in dirs:
-            if (base / name).is_symlink():
-                raise SourceError(
-                    "symlinked directories are not supported in the media tree", path=base / name
-                )
-        if prefix and not dirs and not names:
+    files: dict[str, FatFile] = {}
+
+    def walk(directory: Path, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            raise SourceError(f"cannot read media directory: {exc.strerror}", path=directory) from None
+        if prefix and not entries:
             files[_image_path(prefix.rstrip("/"), efi_boot_name) + "/"] = FatFile(None)
-        for name in sorted(names):
-            path = base / name
-            if not path.is_file():
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                walk(path, prefix + entry.name + "/")
+            elif entry.is_symlink() and entry.is_dir():
+                raise SourceError("symlinked directories are not supported in the media tree", path=path)
+            elif entry.is_file():
+                files[_image_path(prefix + entry.name, efi_boot_name)] = FatFile(
+                    path, size=entry.stat().st_size
+                )
+            else:
                 raise SourceError(
                     "not a regular file (special file or broken link) in the media tree", path=path
                 )
-            files[_image_path(prefix + name, efi_boot_name)] = path
+
+    walk(media_dir, "")
     return files
 
 
-def _check_inputs(req: UsbRequest, files: dict[str, Path | FatFile]) -> tuple[str, bool]:
+def _check_inputs(req: UsbRequest, files: dict[str, FatFile]) -> tuple[str, bool]:
     efi_boot_name = EFI_BOOT_NAMES[req.arch]
     efi_path = f"EFI/BOOT/{efi_boot_name}"
     if efi_path not in files:
@@ -168,13 +173,12 @@ def _check_inputs(req: UsbRequest, files: dict[str, Path | FatFile]) -> tuple[st
             path=req.media_dir,
         )
     for rel, value in files.items():
-        if isinstance(value, Path):
-            size = value.stat().st_size
-            if size > FAT32_MAX_FILE:
-                raise UsageError(
-                    f"{rel} is {size / (1 << 30):.2f} GiB but FAT32 holds files below 4 GiB: "
-                    "split the WIM into .swm parts (wimlib-imagex split) or use the ISO output"
-                )
+        size = value.size or 0
+        if size > FAT32_MAX_FILE:
+            raise UsageError(
+                f"{rel} is {size / (1 << 30):.2f} GiB but FAT32 holds files below 4 GiB: "
+                "split the WIM into .swm parts (wimlib-imagex split) or use the ISO output"
+            )
     has_bootmgr = any(rel.casefold() == "bootmgr" for rel in files)
     return efi_path, has_bootmgr and req.arch in BIOS_ARCHES
 
@@ -243,9 +247,7 @@ def _plan(
             raise UsageError(
                 f"image size {req.size} is too small for the media tree ({exc}); use --size auto"
             ) from None
-    content = sum(
-        (v.stat().st_size + 4095) // 4096 * 4096 if isinstance(v, Path) else 4096 for v in files.values()
-    )
+    content = sum((v.size or 0) + 4095 & ~4095 if not v.is_dir else 4096 for v in files.values())
     partition = max(MIN_PARTITION, (content + content // 256 + req.headroom + MIB - 1) // MIB * MIB)
     while True:
         try:
@@ -315,7 +317,7 @@ def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbRes
         partition_offset=PARTITION_START * SECTOR,
         partition_size=plan.size,
         cluster_size=plan.geometry.cluster_bytes,
-        files=sum(1 for v in files.values() if isinstance(v, Path)),
+        files=sum(1 for v in files.values() if not v.is_dir),
         data_bytes=plan.data_bytes,
         uefi_boot_file=efi_path,
         bios_boot=bios_ok and req.table != "gpt",
