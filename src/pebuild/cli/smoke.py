@@ -18,8 +18,8 @@ Examples:
   pebuild smoke usb.img --firmware uefi --timeout 300 --serial-log usb-serial.log
 
 Without --expect the boot passes on a sample program's marker, on the token
-PEBUILD-SMOKE-OK (a startnet.cmd line can echo it to COM1) or on the EMS/SAC
-prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not boot, 6 QEMU/OVMF missing.
+'PEBUILD-SMOKE <word>' (recipes/smoke.toml echoes it to COM1 from startnet.cmd)
+or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not boot, 6 QEMU/OVMF missing.
 """
 
 

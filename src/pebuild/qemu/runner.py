@@ -24,10 +24,10 @@ from pebuild.errors import BootError, ToolError, UsageError
 from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu
 from pebuild.qemu.qmp import Qmp, QmpError
 
-#: what counts as "booted" when no --expect is given: a sample program's marker, the token a
-#: smoke-recipe startnet.cmd line writes to COM1, or the EMS/SAC prompt of real WinPE
-SMOKE_TOKEN = "PEBUILD-SMOKE-OK"
-DEFAULT_EXPECT = rf"PEBUILD-SAMPLE \S+|{SMOKE_TOKEN}|SAC>"
+#: what counts as "booted" when no --expect is given: a sample program's marker, the token
+#: recipes/smoke.toml's startnet.cmd line writes to COM1 (`PEBUILD-SMOKE ok amd64`), or EMS/SAC's prompt
+SMOKE_TOKEN = "PEBUILD-SMOKE"
+DEFAULT_EXPECT = rf"PEBUILD-SAMPLE \S+|{SMOKE_TOKEN} \S+|SAC>"
 
 #: serial lines after which the firmware will not boot this media (qemu.md pitfall 5)
 FAILURE_PATTERNS = {
