@@ -293,3 +293,37 @@ def test_usb_streams_big_files(tmp_path: Path) -> None:
     with open(copied, "rb") as fh:
         fh.seek(-5, 2)
         assert fh.read() == b"TAIL!"
+
+
+def test_usb_kit_boot_sector_with_reserved_sectors(tmp_path: Path) -> None:
+    """A 13-sector bootsect-style dump: sectors 2..12 land in the same reserved sectors (2 also at 8)."""
+    vbr = bytearray(512)
+    vbr[0:3] = b"\xeb\x58\x90"
+    vbr[82:90] = b"FAT32   "
+    vbr[90:100] = b"KIT-CODE-0"
+    vbr[510:512] = b"\x55\xaa"
+    dump = bytearray(vbr + bytes(12 * 512))
+    dump[2 * 512 : 2 * 512 + 10] = b"KIT-SECT-2"
+    dump[12 * 512 : 12 * 512 + 11] = b"KIT-SECT-12"
+    dump[1 * 512 : 1 * 512 + 4] = b"JUNK"  # FSInfo in the dump: must not be copied
+    kit = tmp_path / "fat32nt60.bs"
+    kit.write_bytes(bytes(dump))
+    media = make_media(tmp_path)
+    image = tmp_path / "k13.img"
+    result = write_usb_image(UsbRequest(media, image, size=40 * MIB, timestamp=STAMP, boot_sector=kit))
+    with open(image, "rb") as fh:
+        fh.seek(result.partition_offset)
+        reserved = fh.read(13 * 512)
+    assert reserved[90:100] == b"KIT-CODE-0"
+    assert reserved[2 * 512 : 2 * 512 + 10] == b"KIT-SECT-2" == reserved[8 * 512 : 8 * 512 + 10]
+    assert reserved[12 * 512 : 12 * 512 + 11] == b"KIT-SECT-12"
+    assert reserved[512:516] == b"RRaA"  # our FSInfo signature, not the dump's
+    assert reserved[6 * 512 : 7 * 512] == reserved[:512]
+    _fsck(_partition_file(image, 2048, result.partition_size // 512, tmp_path / "p.img"))
+    info = subprocess.run(
+        ["minfo", "-i", f"{image}@@{result.partition_offset}", "::"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "hidden sectors: 2048" in info  # the BPB is the volume's, not the dump's zeros
