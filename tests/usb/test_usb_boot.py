@@ -25,13 +25,25 @@ def _markers() -> tuple[str, str]:
     return f"PEBUILD-SAMPLE bootmgr-{token}", f"PEBUILD-SAMPLE bootx64.efi-{token}"
 
 
-@pytest.mark.parametrize("table", ["mbr", "hybrid"])
-def test_usb_bios_boot_loads_bootmgr(tmp_path: Path, table: str) -> None:
+@pytest.mark.parametrize(
+    ("table", "size", "crowded"),
+    [
+        ("mbr", 40 * MIB, False),  # 512-byte clusters
+        # 8 KiB clusters, a 460 KB bootmgr over many clusters, a root directory of several clusters
+        ("hybrid", 9 << 30, True),
+    ],
+)
+def test_usb_bios_boot_loads_bootmgr(tmp_path: Path, table: str, size: int, crowded: bool) -> None:
     require_tool("qemu-system-x86_64")
     bios_marker, uefi_marker = _markers()
     media = make_media(tmp_path, bios_marker=bios_marker, uefi_marker=uefi_marker)
+    if crowded:
+        bootmgr = media / "bootmgr"
+        bootmgr.write_bytes(bootmgr.read_bytes().ljust(460_000, b"\xcc"))
+        for i in range(300):  # sorted before bootmgr: the VBR must follow the root directory's chain
+            (media / f"aaa root file {i:03d}.txt").write_bytes(b"x" * 100)
     image = tmp_path / "bios.img"
-    write_usb_image(UsbRequest(media, image, size=40 * MIB, table=table))
+    write_usb_image(UsbRequest(media, image, size=size, table=table))
     result = smoke(SmokeRequest(image, firmware="bios", expect=[f"{bios_marker} dl=80"]))
     assert result.ok, result.reason
 
