@@ -120,6 +120,6 @@ class HiveKit:
     export_blocks = staticmethod(export_blocks)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kit() -> type[HiveKit]:
     return HiveKit

@@ -45,7 +45,9 @@ def wim_hive_loader(wim: Any, index: int, workdir: Path):  # type: ignore[no-unt
     return load
 
 
-def apply_registry_plan(plan: ServicingPlan, editor: RegistryEditor) -> None:
+def apply_registry_plan(
+    plan: ServicingPlan, editor: RegistryEditor, variables: dict[str, Any] | None = None
+) -> None:
     """Registry edits in recipe order: .reg imports, then sets, then deletes, then PE settings."""
     for path, reg in plan.reg_imports:
         try:
@@ -53,7 +55,7 @@ def apply_registry_plan(plan: ServicingPlan, editor: RegistryEditor) -> None:
         except PebuildError as exc:
             raise RecipeError(f"registry.import {path.name}: {exc.message}", path=plan.recipe_path) from None
     for item in plan.reg_sets:
-        editor.set_value(item.key, item.name, item.type, item.data)
+        editor.set_value(item.key, item.name, item.type, item.rendered(variables or {}))
     for item in plan.reg_deletes:
         if item.name is None:
             editor.delete_key(item.key)
@@ -95,7 +97,7 @@ def plan_image_edits(
     )
     if needs_registry:
         editor = RegistryEditor(wim_hive_loader(wim, index, workdir))
-        apply_registry_plan(plan, editor)
+        apply_registry_plan(plan, editor, variables)
         for image_path, data in editor.serialized(timestamp=build_time()).items():
             edits.add_file(image_path, data)
     drivers_root = "X:\\" + plan.drivers_dir.replace("/", "\\")

@@ -40,6 +40,17 @@ class RegistrySet:
     name: str
     type: int
     data: bytes
+    #: string values are jinja2 templates over the recipe variables, rendered at build time
+    template: str | tuple[str, ...] | None = None
+
+    def rendered(self, variables: dict[str, Any]) -> bytes:
+        from pebuild.servicing.unattend import render_value
+
+        if isinstance(self.template, str):
+            return regfile.sz_bytes(render_value(self.template, variables))
+        if isinstance(self.template, tuple):
+            return regfile.multi_sz_bytes([render_value(t, variables) for t in self.template])
+        return self.data
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,11 @@ def _parse_registry(ctx: _Ctx, value: Any, plan: ServicingPlan) -> None:
         if type_name not in VALUE_TYPES:
             raise ctx.err(f"unknown type {type_name!r} (known: {', '.join(VALUE_TYPES)})", (*key, "type"))
         data = _value_bytes(ctx, type_name, item["value"], (*key, "value"))
-        plan.reg_sets.append(RegistrySet(reg_key, name, VALUE_TYPES[type_name], data))
+        value = item["value"]
+        template = value if isinstance(value, str) else tuple(value) if isinstance(value, list) else None
+        if type_name in ("binary", "none"):
+            template = None
+        plan.reg_sets.append(RegistrySet(reg_key, name, VALUE_TYPES[type_name], data, template))
     deletes = table.get("delete", [])
     if not isinstance(deletes, list):
         raise ctx.err("must be an array of tables ([[registry.delete]])", ("registry", "delete"))
