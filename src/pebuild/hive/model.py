@@ -359,7 +359,7 @@ class Key:
 
 
 def _split(path: str) -> list[str]:
-    return [p for p in path.replace("/", "\\").split("\\") if p]
+    return [p for p in path.split("\\") if p]
 
 
 def _read(hive: Hive, fn):  # type: ignore[no-untyped-def]

@@ -145,7 +145,11 @@ def write_value_data(cells: Cells, data: bytes, minor: int) -> tuple[int, int]:
     if size <= 4:
         return 0x80000000 | size, int.from_bytes(data.ljust(4, b"\0"), "little")
     if minor > 3 and size > BIG_DATA_SEGMENT:
-        segments = [cells.put(data[i : i + BIG_DATA_SEGMENT]) for i in range(0, size, BIG_DATA_SEGMENT)]
+        # each segment cell keeps 4 spare bytes like Windows' (16344 + 4 = 16348): hivex reads
+        # (cell length - 4) bytes per segment and would cut a tight last segment short
+        segments = [
+            cells.put(data[i : i + BIG_DATA_SEGMENT] + bytes(4)) for i in range(0, size, BIG_DATA_SEGMENT)
+        ]
         seg_list = cells.put(struct.pack(f"<{len(segments)}I", *segments))
         return size, cells.put(DB.pack(b"db", len(segments), seg_list))
     return size, cells.put(data)

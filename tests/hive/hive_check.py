@@ -1,0 +1,162 @@
+"""Independent checks of written hives for the hive and bcd tests.
+
+Nothing here imports pebuild: the structural checker walks bins and cells with
+plain `struct` from the rules in formats.md §1, and `hivex_view` runs hivex's
+`hivexregedit --export` and parses its .reg text.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+from pathlib import Path
+
+HIVEX_PREFIX = "HKEY_LOCAL_MACHINE\\BCD00000000"
+
+
+def hivex_export(path: Path, prefix: str = HIVEX_PREFIX) -> str:
+    proc = subprocess.run(
+        ["hivexregedit", "--export", "--prefix", prefix, str(path), "\\"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def hivex_view(path: Path) -> dict[str, dict[str, str]]:
+    """{key path: {value name: 'type:hexdata'}} from hivexregedit's export."""
+    view: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    text = hivex_export(path, "ROOT")
+    text = re.sub(r"\\\n\s*", "", text)
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = view.setdefault(line[len("[ROOT") + 1 : -1].strip("\\"), {})
+        elif current is not None and line.startswith("@="):
+            current[""] = line[2:]
+        elif current is not None and line.startswith('"'):
+            name, i = [], 1
+            while line[i] != '"':
+                if line[i] == "\\":
+                    i += 1
+                name.append(line[i])
+                i += 1
+            assert line[i + 1] == "="
+            current["".join(name)] = line[i + 2 :]
+    return view
+
+
+def reg_data(vtype: int, data: bytes) -> str:
+    """The way hivexregedit writes a value: hex(T):aa,bb / dword:xxxxxxxx."""
+    if vtype == 4 and len(data) == 4:
+        return f"dword:{struct.unpack('<I', data)[0]:08x}"
+    return f"hex({vtype:x}):" + ",".join(f"{b:02x}" for b in data)
+
+
+def lh_hash(name: str) -> int:
+    h = 0
+    for ch in name:
+        ch = ch.upper() if len(ch.upper()) == 1 else ch  # per UTF-16 unit, like RtlUpcaseUnicodeChar
+        h = (37 * h + ord(ch)) & 0xFFFFFFFF
+    return h
+
+
+def _upper(name: str) -> str:
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
+
+
+def check_structure(data: bytes) -> dict[str, int]:
+    """Assert what Windows/hivex check; return counts (keys, sk cells)."""
+    assert data[:4] == b"regf"
+    seq1, seq2 = struct.unpack_from("<II", data, 4)
+    assert seq1 == seq2, "sequence numbers differ"
+    xor = 0
+    for (dword,) in struct.iter_unpack("<I", data[:508]):
+        xor ^= dword
+    expected = {0: 1, 0xFFFFFFFF: 0xFFFFFFFE}.get(xor, xor)
+    assert struct.unpack_from("<I", data, 508)[0] == expected, "checksum"
+    minor = struct.unpack_from("<I", data, 24)[0]
+    root, bins_size = struct.unpack_from("<II", data, 36)
+    assert bins_size % 4096 == 0 and 4096 + bins_size <= len(data)
+    bins = data[4096 : 4096 + bins_size]
+    cells: dict[int, int] = {}
+    pos = 0
+    while pos < bins_size:
+        assert bins[pos : pos + 4] == b"hbin"
+        off, size = struct.unpack_from("<II", bins, pos + 4)
+        assert off == pos and size % 4096 == 0 and size > 0
+        cell = pos + 32
+        while cell < pos + size:
+            csize = struct.unpack_from("<i", bins, cell)[0]
+            assert abs(csize) % 8 == 0 and abs(csize) >= 8, f"cell size at {cell:x}"
+            assert cell + abs(csize) <= pos + size, "cell crosses its bin"
+            cells[cell] = csize
+            cell += abs(csize)
+        pos += size
+
+    def payload(off: int) -> bytes:
+        assert off in cells and cells[off] < 0, f"offset 0x{off:x} is not an allocated cell"
+        return bins[off + 4 : off + (-cells[off])]
+
+    sk_users: dict[int, int] = {}
+    keys = 0
+    stack = [root]
+    seen = set()
+    while stack:
+        nk_off = stack.pop()
+        assert nk_off not in seen
+        seen.add(nk_off)
+        nk = payload(nk_off)
+        assert nk[:2] == b"nk"
+        keys += 1
+        nsub, sublist = struct.unpack_from("<I4xI", nk, 20)
+        sk = struct.unpack_from("<I", nk, 44)[0]
+        sk_users[sk] = sk_users.get(sk, 0) + 1
+        children = _list_entries(payload, sublist, minor) if nsub else []
+        assert len(children) == nsub, "subkey count differs from list count"
+        names = []
+        for child in children:
+            cnk = payload(child)
+            flags = struct.unpack_from("<H", cnk, 2)[0]
+            nlen = struct.unpack_from("<H", cnk, 72)[0]
+            raw = cnk[76 : 76 + nlen]
+            names.append(raw.decode("latin-1") if flags & 0x20 else raw.decode("utf-16-le"))
+            assert struct.unpack_from("<I", cnk, 16)[0] == nk_off, "parent pointer"
+        uppers = [_upper(n) for n in names]
+        assert uppers == sorted(uppers), "subkeys not sorted by uppercased name"
+        stack.extend(children)
+    for sk, users in sk_users.items():
+        cell = payload(sk)
+        assert cell[:2] == b"sk"
+        assert struct.unpack_from("<I", cell, 12)[0] == users, "sk reference count"
+    return {"keys": keys, "sk": len(sk_users)}
+
+
+def _list_entries(payload, offset: int, minor: int) -> list[int]:  # type: ignore[no-untyped-def]
+    cell = payload(offset)
+    sig, count = struct.unpack_from("<2sH", cell, 0)
+    if sig == b"ri":
+        out: list[int] = []
+        for leaf in struct.unpack_from(f"<{count}I", cell, 4):
+            out.extend(_list_entries(payload, leaf, minor))
+        return out
+    if sig == b"li":
+        return list(struct.unpack_from(f"<{count}I", cell, 4))
+    assert sig == (b"lh" if minor >= 5 else b"lf"), sig
+    entries = []
+    for i in range(count):
+        off, extra = struct.unpack_from("<I4s", cell, 4 + 8 * i)
+        child = payload(off)
+        flags = struct.unpack_from("<H", child, 2)[0]
+        nlen = struct.unpack_from("<H", child, 72)[0]
+        raw = child[76 : 76 + nlen]
+        name = raw.decode("latin-1") if flags & 0x20 else raw.decode("utf-16-le")
+        if sig == b"lh":
+            assert struct.unpack("<I", extra)[0] == lh_hash(name), f"lh hash of {name}"
+        elif name[:4].isascii():
+            assert extra == name[:4].encode("latin-1").ljust(4, b"\0"), f"lf hint of {name}"
+        entries.append(off)
+    return entries
