@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pebuild.errors import OutputError, StateError, UsageError
-from pebuild.fsutil import write_bytes_atomic
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.wim.image import Wim
 from pebuild.wim.model import AddCommand, DeleteCommand, UpdateCommand
@@ -133,9 +132,19 @@ def _load(dir_path: str | os.PathLike[str]) -> tuple[MountRecord, dict[str, Entr
 def _save(record: MountRecord, entries: dict[str, Entry]) -> None:
     state_dir().mkdir(parents=True, exist_ok=True)
     payload = {"version": STATE_VERSION, "record": asdict(record), "entries": entries}
-    write_bytes_atomic(
-        record.state_file, json.dumps(payload, separators=(",", ":")).encode("utf-8"), mode=0o600
-    )
+    data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    # Temp file + rename: a killed process never leaves a half-written state file. No fsync:
+    # the state is bookkeeping, not an output; after a power loss `pebuild mounts` shows
+    # the mount stale or missing and `discard` cleans it (docs/wim.md).
+    tmp = record.state_file.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, record.state_file)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write mount state: {exc.strerror}", path=record.state_file) from None
 
 
 @contextlib.contextmanager
@@ -215,44 +224,49 @@ def diff_tree(
     result = CommitResult()
     deletes: list[UpdateCommand] = []
     adds: list[UpdateCommand] = []
-    removed: set[str] = set()  # keys whose old subtree is deleted
-    added: set[str] = set()  # keys whose new subtree is added whole
+    removed: set[str] = set()  # keys whose old entry is deleted (or replaced by another type)
+    removed_dirs: set[str] = set()  # ... of which directories: their subtrees go with them
+    added_dirs: set[str] = set()  # new directories added whole, with their subtrees
 
     for key in sorted(old_keys):
-        if any(p in removed for p in _parent_keys(key)):
-            removed.add(key)
+        if removed_dirs and any(p in removed_dirs for p in _parent_keys(key)):
             continue
         path = old_keys[key]
         new_path = new_keys.get(key)
         if new_path is None or old[path][0] != new[new_path][0]:
+            is_dir = old[path][0] == "d"
             removed.add(key)
-            deletes.append(DeleteCommand(path, recursive=old[path][0] == "d"))
+            if is_dir:
+                removed_dirs.add(key)
+            deletes.append(DeleteCommand(path, recursive=is_dir))
             result.deleted.append(path)
 
     for key in sorted(new_keys):
-        if any(p in added for p in _parent_keys(key)):
-            added.add(key)
+        if added_dirs and any(p in added_dirs for p in _parent_keys(key)):
             continue
         path = new_keys[key]
-        local = os.path.join(root, path)
         kind = new[path][0]
-        if kind == "o":
-            raise UsageError("special files (devices, FIFOs, sockets) cannot go into a WIM", path=local)
         old_path = old_keys.get(key)
-        if old_path is None or key in removed:
-            added.add(key)
-            adds.append(AddCommand(local, path))
-            result.added.append(path)
-            continue
-        if kind == "d":
-            continue
-        if _changed(old[old_path], new[path], local, wim, index, old_path):
-            adds.append(AddCommand(local, old_path))
+        if old_path is not None and key not in removed:
+            if kind == "d" or not _changed(old[old_path], new[path], root, path, wim, index, old_path):
+                continue
+            adds.append(AddCommand(os.path.join(root, path), old_path))
             result.modified.append(old_path)
+            continue
+        if kind == "o":
+            raise UsageError(
+                "special files (devices, FIFOs, sockets) cannot go into a WIM", path=os.path.join(root, path)
+            )
+        if kind == "d":
+            added_dirs.add(key)
+        adds.append(AddCommand(os.path.join(root, path), path))
+        result.added.append(path)
     return deletes + adds, result
 
 
-def _changed(old: Entry, new: Entry, local: str, wim: Wim | None, index: int, image_path: str) -> bool:
+def _changed(
+    old: Entry, new: Entry, root: str, path: str, wim: Wim | None, index: int, image_path: str
+) -> bool:
     kind = new[0]
     if kind == "l":
         return old[5] != new[5]
@@ -268,7 +282,7 @@ def _changed(old: Entry, new: Entry, local: str, wim: Wim | None, index: int, im
     stored = entries[0].sha1 if entries else None
     if stored is None:
         return new[1] != 0
-    return _sha1(local) != stored
+    return _sha1(os.path.join(root, path)) != stored
 
 
 # ---------------------------------------------------------------- operations
@@ -365,7 +379,7 @@ def commit(
         record.wim_size, record.wim_mtime_ns = st.st_size, st.st_mtime_ns
         record.header_sha256 = _wim_header_sha256(record.wim)
         record.commits += 1
-        _save(record, scan_tree(record.dir) if commands else new)
+        _save(record, new)  # libwim only reads DIR: what we scanned is the new baseline
     return result
 
 
