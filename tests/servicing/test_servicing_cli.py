@@ -165,3 +165,28 @@ def test_bad_input_one_line_errors(
     proc = run_pebuild(*[a.format(wim=image_wim, reg=reg) for a in args])
     assert_one_line_error(proc, code)
     assert fragment in proc.stderr
+
+
+def test_mount_edit_commit(run_pebuild, image_wim: Path, tmp_path: Path) -> None:
+    """imagex /mountrw + reg load + /commit, without root: pebuild mount, reg set, pebuild commit."""
+    mnt = tmp_path / "mnt"
+    run_pebuild("mount", str(image_wim), str(mnt), "--index", "1", check=True)
+    run_pebuild("pe-settings", "set", str(mnt), "--scratch-space", "64", check=True)
+    run_pebuild("commit", str(mnt), check=True)
+    from regipy.registry import RegistryHive
+
+    hive = RegistryHive(str(extract(image_wim, "Windows/System32/config/SYSTEM", tmp_path / "s")))
+    assert hive.get_key("\\ControlSet001\\Services\\FBWF").get_value("WinPECacheThreshold") == 64
+
+
+MALFORMED = sorted((Path(__file__).parent / "data" / "reg" / "malformed").glob("*.reg"))
+
+
+@pytest.mark.parametrize("reg", MALFORMED, ids=[p.name for p in MALFORMED])
+def test_malformed_reg_via_cli(run_pebuild, tmp_path: Path, kit, reg: Path) -> None:
+    hive = tmp_path / "SOFTWARE"
+    hive.write_bytes(kit.make_software_hive())
+    proc = run_pebuild("reg", "import", str(hive), str(reg))
+    assert_one_line_error(proc, 5)
+    assert f"{reg}:" in proc.stderr
+    assert hive.read_bytes() == kit.make_software_hive()
