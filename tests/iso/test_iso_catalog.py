@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -125,6 +126,11 @@ def test_iso_byte_identical_twice(kit, tmp_path, run_pebuild):
     run_pebuild("iso", args[0], str(b), *args[1:], env={**env, "TZ": "Asia/Tokyo"}, check=True)
     assert a.read_bytes() == b.read_bytes()
     c = tmp_path / "c.iso"
-    run_pebuild("iso", args[0], str(c), *args[1:], "--date", "2024-01-02T03:04:05Z", check=True)
+    proc = run_pebuild(
+        "iso", args[0], str(c), *args[1:], "--date", "2024-01-02T03:04:05Z", "--json", check=True
+    )
     assert c.read_bytes() != a.read_bytes()
+    reported = json.loads(proc.stdout)
+    assert reported["sha256"] == hashlib.sha256(c.read_bytes()).hexdigest()
+    assert reported["size"] == c.stat().st_size and reported["path"] == str(c)
     assert "2024-01-02 03:04:05" in run("7z", "l", "-tudf", c)

@@ -66,15 +66,17 @@ def write_iso(req: IsoRequest, progress: Progress | None = None) -> IsoResult:
         raise UsageError("a UDF-only disc (oscdimg -u2) cannot be written with UDF turned off")
     bios = Path(req.bios_boot) if req.bios_boot else None
     uefi = Path(req.uefi_boot) if req.uefi_boot else None
-    bios_size = check_boot_file(bios, "BIOS") if bios else 0
+    if bios is not None:
+        check_boot_file(bios, "BIOS")
     uefi_size = check_uefi_image(uefi) if uefi else 0
     if not (0 < req.bios_sector_count <= 0xFFFF):
         raise UsageError(f"BIOS boot sector count must be 1-65535, got {req.bios_sector_count}")
     if not (0 <= req.bios_load_segment <= 0xFFFF):
         raise UsageError(f"BIOS load segment must be 0-0xFFFF, got {req.bios_load_segment:#x}")
-    del bios_size
     tree = scan_media(Path(req.media_dir))
     _check_output(Path(req.output))
+    target = Path(req.output).resolve()
+    tree.files = [f for f in tree.files if f.path.resolve() != target]  # an old output inside the tree
     epoch = build_time(req.timestamp)
     with pinned_clock(epoch, f"{label}\x1f{epoch}"):
         iso = _build(req, tree, label, bios, uefi, uefi_size)
