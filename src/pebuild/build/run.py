@@ -196,8 +196,13 @@ def _run(
                 files.put(p.dest, p.content)
         media_pe = check_media_pe({k: v for k, v in files.files.items()}, req.arch)
         pe_files.update({f"media:{k}": v for k, v in media_pe.items()})
-        files.put("sources/boot.wim", wim_path)
         write_tree(media, files.files, mtime=t)
+        # move, not copy: the edited WIM is the build's own file (saves a full copy of boot.wim)
+        final_wim = media / "sources" / "boot.wim"
+        final_wim.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(wim_path, final_wim)
+        for path in (final_wim, final_wim.parent, media):
+            os.utime(path, (t, t))
         fw = build_dir / "fwfiles"
         write_tree(fw, dict(files.fwfiles), mtime=t)
     result = BuildResult(
