@@ -118,6 +118,7 @@ def main() -> None:
         if not shutil.which(tool) and not shutil.which(tool, path="/usr/sbin:/sbin"):
             raise SystemExit(f"{tool} missing: apt-get install dosfstools mtools fdisk")
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-usb-", dir=os.environ.get("TMPDIR", "/var/tmp")) as tmp:
         root = Path(tmp)
         fs_type = subprocess.run(
@@ -141,6 +142,7 @@ def main() -> None:
                 f"peak RSS {rss:.0f} MiB",
                 flush=True,
             )
+    load_after = os.getloadavg()[0]
     lines = [
         "## USB image (`pebuild usb`) vs mkfs.vfat + mcopy",
         "",
@@ -149,7 +151,8 @@ def main() -> None:
         "shared with other jobs during the run, so absolute times are noisy; the ratio is the figure to read.",
         "Reference: `truncate` + `sfdisk` (MBR) + `mkfs.vfat -F 32 --offset 2048` + `mcopy -s` of the same tree "
         "into the same image size. pebuild's time includes starting Python and the CLI. "
-        f"Trees and images on one {fs_type or 'unknown'} file system.",
+        f"Trees and images on one {fs_type or 'unknown'} file system. Load average (1 min) "
+        f"{load_before:.1f} before and {load_after:.1f} after the run.",
         "",
         "| tree | files | data MiB | image MiB | pebuild usb (s) | mkfs.vfat + mcopy (s) | speed-up | pebuild peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -190,6 +190,7 @@ def test_usb_library_errors(tmp_path: Path) -> None:
         ("bad-size", 2),
         ("no-dir", 8),
         ("big-file", 2),
+        ("inside-media", 2),
     ],
 )
 def test_usb_cli_bad_input(tmp_path: Path, run_pebuild, case: str, expected_code: int) -> None:
@@ -211,6 +212,9 @@ def test_usb_cli_bad_input(tmp_path: Path, run_pebuild, case: str, expected_code
     elif case == "big-file":
         with open(media / "sources" / "boot.wim", "r+b") as fh:
             fh.truncate((4 << 30) + 1)
+    elif case == "inside-media":
+        out = media / "out.img"
+        args[1] = str(out)
     proc = run_pebuild("usb", *args)
     assert_one_line_error(proc, expected_code)
     assert not out.exists()

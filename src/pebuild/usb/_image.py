@@ -264,6 +264,8 @@ def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbRes
         raise UsageError(f"unknown arch {req.arch!r} (expected one of {', '.join(EFI_BOOT_NAMES)})")
     size = parse_size(req.size) if isinstance(req.size, str) else req.size
     req = dataclasses.replace(req, size=size)
+    if req.output.resolve().is_relative_to(req.media_dir.resolve()):
+        raise UsageError("the image cannot be written inside the media tree it holds", path=req.output)
     files = collect_media(req.media_dir, EFI_BOOT_NAMES[req.arch])
     efi_path, bios_ok = _check_inputs(req, files)
     boot_code, boot_sector_name = _boot_sector(req)
