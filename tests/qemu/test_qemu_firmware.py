@@ -89,3 +89,11 @@ def test_real_descriptors_here_give_a_non_secure_build() -> None:
     found = firmware.find_ovmf("amd64")
     assert found.code.is_file() and found.vars_template.is_file()
     assert "secboot" not in found.code.name and ".ms." not in found.code.name
+
+
+def test_cli_without_qemu_exits_6_naming_the_package(tmp_path: Path, run_pebuild) -> None:
+    iso = tmp_path / "x.iso"
+    iso.write_bytes(bytes(4096))
+    proc = run_pebuild("smoke", str(iso), env={"PATH": "/nonexistent"})
+    assert proc.returncode == 6 and "qemu-system-x86" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

@@ -207,3 +207,30 @@ def test_cli_json_and_failure_exit(dual_iso: Path, tmp_path: Path, run_pebuild) 
     assert log.is_file() and (tmp_path / "fail" / "serial-screen.png").is_file()
     proc = run_pebuild("smoke", str(tmp_path / "missing.iso"))
     assert_one_line_error(proc, expected_code=2)
+
+
+def test_an_error_inside_the_watch_loop_kills_qemu(
+    tmp_path: Path, qemu: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = _hang_disk(tmp_path / "hang.img")
+    seen: list[list[int]] = []
+
+    def broken(seconds: float) -> None:
+        pids = _qemu_pids_for(disk)
+        if not pids:
+            time.sleep(seconds)
+            return
+        seen.append(pids)
+        raise RuntimeError("bug in the watch loop")
+
+    monkeypatch.setattr(watch_module, "_sleep", broken)
+    with pytest.raises(RuntimeError):
+        smoke(SmokeRequest(disk, "bios", expect=[M_ETFS], timeout=30))
+    assert seen and _qemu_pids_for(disk) == []
+
+
+def test_kvm_auto_never_turns_a_good_boot_bad(dual_iso: Path) -> None:
+    # auto probes KVM with a sample program and keeps TCG when KVM cannot boot it (nested VMs)
+    result = smoke(SmokeRequest(dual_iso, "bios", expect=[M_ETFS], kvm="auto"))
+    assert result.ok, result.reason
+    assert result.accel in ("tcg", "kvm")

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from pebuild.errors import ToolError
@@ -66,19 +67,30 @@ def probe_kvm(firmware: str, arch: str = "amd64") -> bool:
         else:
             (work / "disk.img").write_bytes(bios_program(marker, size=65536))
             cmd += ["-drive", f"file={work / 'disk.img'},format=raw,if=ide"]
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        err_path = work / "stderr"
+        with open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+            )
         try:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=PROBE_TIMEOUT)
+            return _wait_for_marker(proc, serial, err_path, marker.encode())
         finally:
             kill_process_group(proc, grace=1.0)
-        try:
-            return marker.encode() in serial.read_bytes()
-        except OSError:
+
+
+def _wait_for_marker(proc: subprocess.Popen[bytes], serial: Path, err_path: Path, marker: bytes) -> bool:
+    """True once the marker is on the serial port; False at once on a KVM internal error or exit."""
+    deadline = time.monotonic() + PROBE_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if marker in serial.read_bytes():
+                return True
+        with contextlib.suppress(OSError):
+            if b"internal error" in err_path.read_bytes():
+                return False  # nested KVM emulation failure (qemu.md section 4)
+        if proc.poll() is not None:
+            with contextlib.suppress(OSError):
+                return marker in serial.read_bytes()
             return False
+        time.sleep(0.1)
+    return False
