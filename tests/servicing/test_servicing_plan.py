@@ -229,3 +229,55 @@ def test_shipped_deploy_recipe_plans(tmp_path: Path, image_wim: Path, arch: str)
         "Windows/System32/config/SOFTWARE",
         "Windows/System32/config/DEFAULT",
     }
+
+
+def _mixed_vendor_tree(root: Path) -> Path:
+    """x86/ and x64/ packages side by side, as vendors ship them."""
+    import shutil
+
+    tree = root / "vendor"
+    shutil.copytree(DATA / "inf" / "bad_wrong_arch", tree / "x64")
+    shutil.copytree(DATA / "inf" / "bad_wrong_arch", tree / "x86")
+    inf = tree / "x86" / "amd64only.inf"
+    inf.write_text(inf.read_text().replace("NTamd64", "NTx86"))
+    inf.rename(tree / "x86" / "x86only.inf")
+    return tree
+
+
+@pytest.mark.parametrize(("arch", "staged"), [("amd64", "amd64only"), ("x86", "x86only")])
+def test_vendor_folder_with_both_arches(tmp_path: Path, arch: str, staged: str) -> None:
+    tree = _mixed_vendor_tree(tmp_path)
+    plan = parse(f'[drivers]\npaths = ["{tree}"]\n', tmp_path / "r.toml")
+    edits = plan_image_edits(plan, wim=None, index=1, arch=arch, workdir=tmp_path, variables={})
+    assert edits.startnet_lines == [
+        f"drvload X:\\Drivers\\{staged}\\{staged}.inf",
+        "wpeutil InitializeNetwork",
+    ]
+    assert {p.split("/")[1] for p in edits.add} == {staged}
+
+
+def test_named_inf_for_other_arch_is_an_error(tmp_path: Path) -> None:
+    tree = _mixed_vendor_tree(tmp_path)
+    plan = parse(f'[drivers]\npaths = ["{tree / "x86" / "x86only.inf"}"]\n', tmp_path / "r.toml")
+    with pytest.raises(RecipeError, match=r"x86only.inf: driver is for x86, not amd64"):
+        plan_image_edits(plan, wim=None, index=1, arch="amd64", workdir=tmp_path, variables={})
+    plan = parse(f'[drivers]\npaths = ["{tree}"]\n', tmp_path / "r.toml")
+    with pytest.raises(RecipeError, match=r"not arm64 .* \(and 1 more INF files, none for arm64\)"):
+        plan_image_edits(plan, wim=None, index=1, arch="arm64", workdir=tmp_path, variables={})
+
+
+def test_same_epoch_same_bytes(tmp_path: Path, image_wim: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reproducible: with SOURCE_DATE_EPOCH fixed, the edited hives and answer files are byte-identical."""
+    from pebuild.wim import Wim
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    plan = parse(RECIPE, Path(__file__).parent / "recipe.toml")
+    results = []
+    for n in range(2):
+        with Wim.open(image_wim) as wim:
+            edits = plan_image_edits(
+                plan, wim=wim, index=1, arch="amd64", workdir=tmp_path / str(n), variables={"pw": "x"}
+            )
+        results.append({k: v for k, v in edits.add.items() if isinstance(v, bytes)})
+    assert results[0] == results[1]
+    assert "Windows/System32/config/SYSTEM" in results[0]

@@ -31,6 +31,10 @@ class InfError(RecipeError):
     """A driver package fails validation; the message names the INF."""
 
 
+class WrongArchError(InfError):
+    """The INF installs nothing for the build arch (it is for other arches)."""
+
+
 @dataclass
 class InfLine:
     key: str | None
@@ -208,8 +212,8 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
     inf = parse_inf(data, inf_path)
     pkg_dir = inf_path.parent
 
-    def fail(message: str) -> InfError:
-        return InfError(f"{inf_path}: {message}")
+    def fail(message: str, kind: type[InfError] = InfError) -> InfError:
+        return kind(f"{inf_path}: {message}")
 
     if inf.section("version") is None:
         raise fail("no [Version] section: not a driver INF")
@@ -234,11 +238,13 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
         if arches and arch not in arches:
             supported = ", ".join(sorted(arches))
             raise fail(
-                f"driver is for {supported}, not {arch} (no NT{decoration[2:]} decoration in [Manufacturer])"
+                f"driver is for {supported}, not {arch} (no NT{decoration[2:]} decoration in [Manufacturer])",
+                WrongArchError,
             )
         if not arches and arch != "x86":
             raise fail(
-                f"driver has no NT{decoration[2:]} decoration in [Manufacturer]: 64-bit Windows needs one"
+                f"driver has no NT{decoration[2:]} decoration in [Manufacturer]: 64-bit Windows needs one",
+                WrongArchError,
             )
         deco = arches.get(arch, "")
         models = inf.section(f"{models_base}.{deco}") if deco else inf.section(models_base)

@@ -14,7 +14,7 @@ from pebuild.clock import build_time
 from pebuild.edits import ImageEdits
 from pebuild.errors import PebuildError, RecipeError
 from pebuild.fsutil import normalize_image_path
-from pebuild.servicing.drivers import DriverPackage, find_infs, validate_driver
+from pebuild.servicing.drivers import DriverPackage, WrongArchError, find_infs, validate_driver
 from pebuild.servicing.pesettings import apply_pe_settings
 from pebuild.servicing.recipe import ServicingPlan
 from pebuild.servicing.registry import RegistryEditor
@@ -65,14 +65,32 @@ def apply_registry_plan(
 
 
 def plan_drivers(plan: ServicingPlan, arch: str) -> list[DriverPackage]:
+    """Validate every package for `arch`.
+
+    A named INF for another arch is an error. A folder may hold packages for several arches side
+    by side (vendors ship x86/ and x64/ trees): its INFs for other arches are skipped, but a folder
+    with none for `arch` is an error naming them. Any other defect is always an error.
+    """
     packages: list[DriverPackage] = []
     names: set[str] = set()
     for path in plan.driver_paths:
         infs = find_infs(path)
         if not infs:
             raise RecipeError(f"drivers.paths: no .inf file in {path}", path=plan.recipe_path)
+        found: list[DriverPackage] = []
+        wrong: list[WrongArchError] = []
         for inf in infs:
-            pkg = validate_driver(inf, arch)
+            try:
+                found.append(validate_driver(inf, arch))
+            except WrongArchError as exc:
+                if path.is_file():
+                    raise
+                wrong.append(exc)
+        if not found:
+            first = wrong[0].message
+            more = f" (and {len(wrong) - 1} more INF files, none for {arch})" if len(wrong) > 1 else ""
+            raise WrongArchError(first + more)
+        for pkg in found:
             base, n = pkg.name, 1
             while pkg.name.lower() in names:
                 n += 1
