@@ -19,7 +19,8 @@ import os
 import random as _random
 import threading
 import time as _time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,6 +35,7 @@ import pycdlib.utils
 
 _MODULES = (pycdlib.dates, pycdlib.dr, pycdlib.headervd, pycdlib.pycdlib, pycdlib.udf, pycdlib.utils)
 _LOCK = threading.Lock()
+COPY_STEP = 8 << 20
 
 
 @contextlib.contextmanager
@@ -75,6 +77,7 @@ class OrderedPyCdlib(pycdlib.PyCdlib):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pebuild_priority: dict[int, int] = {}
+        self.pebuild_deferred: dict[int, DeferredCopy] = {}
 
     def _reshuffle_extents(self) -> None:
         super()._reshuffle_extents()
@@ -101,30 +104,40 @@ class OrderedPyCdlib(pycdlib.PyCdlib):  # type: ignore[misc]
         self._needs_reshuffle = False
 
     def _output_file_data(self, outfp: Any, blocksize: int, ino: Any) -> Iterator[int]:
-        """Copy one file's data into the ISO at its extent, then pad to the block size."""
+        """Record where a file's data goes; `copy_deferred` copies it after the metadata is final.
+
+        Files added by path are not copied here: pycdlib keeps writing directory
+        records and path tables between files, so the ISO's bytes are final in
+        offset order only once write_fp is done. Deferring the data lets the
+        copy run in offset order with a hash following right behind it.
+        """
         if not (ino.manage_fp and isinstance(ino.data_fp, str)) or ino.boot_info_table is not None:
             yield from super()._output_file_data(outfp, blocksize, ino)
             return
         start = ino.extent_location() * self.logical_block_size
-        length = ino.data_length
-        outfp.flush()
-        out_fd = outfp.fileno()
-        with open(ino.data_fp, "rb") as src:
-            src_fd, src_off = src.fileno(), ino.fp_offset
-            done = 0
-            while done < length:
-                n = _copy_range(src_fd, out_fd, min(length - done, 1 << 30), src_off + done, start + done)
-                if n == 0:
-                    raise OSError(errno.EIO, f"{ino.data_fp} shrank while the ISO was written")
-                done += n
-                yield n
-        pad = (-length) % self.logical_block_size
-        if pad:
-            outfp.seek(start + length + pad - 1)
-            outfp.write(b"\x00")
-        else:
-            outfp.seek(start + length)
-        yield pad
+        self.pebuild_deferred[start] = DeferredCopy(start, ino.data_length, ino.data_fp, ino.fp_offset)
+        yield 0
+
+
+@dataclass(frozen=True)
+class DeferredCopy:
+    start: int  # byte offset in the ISO
+    length: int
+    source: str
+    source_offset: int
+
+
+def copy_deferred(out_fd: int, task: DeferredCopy, published: Callable[[int], None]) -> None:
+    """Copy one file into the ISO with copy_file_range, reporting each offset that became final."""
+    with open(task.source, "rb") as src:
+        done = 0
+        while done < task.length:
+            step = min(task.length - done, COPY_STEP)
+            n = _copy_range(src.fileno(), out_fd, step, task.source_offset + done, task.start + done)
+            if n == 0:
+                raise OSError(errno.EIO, f"{task.source} shrank while the ISO was written")
+            done += n
+            published(task.start + done)
 
 
 def _copy_range(src_fd: int, out_fd: int, count: int, src_off: int, out_off: int) -> int:

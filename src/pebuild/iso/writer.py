@@ -28,7 +28,7 @@ from pebuild import __version__
 from pebuild.clock import build_time
 from pebuild.errors import FormatError, OutputError, UsageError
 from pebuild.fsutil import atomic_output
-from pebuild.iso._pycdlib import OrderedPyCdlib, pinned_clock
+from pebuild.iso._pycdlib import OrderedPyCdlib, copy_deferred, pinned_clock
 from pebuild.iso.bootimage import check_boot_file, check_uefi_image
 from pebuild.iso.model import IsoRequest, IsoResult
 from pebuild.iso.names import MediaFile, NameMap, scan_media, udf_path, validate_label
@@ -302,16 +302,12 @@ def _find_record(iso: OrderedPyCdlib, v: _Views) -> Any:
 
 
 def _master(iso: OrderedPyCdlib, output: Path, progress: Progress | None) -> IsoResult:
-    def on_progress(done: int, total: int, _opaque: object) -> None:
-        if progress is not None:
-            progress(ProgressEvent("write", done, total))
-
     try:
         with atomic_output(output) as fh:
-            iso.write_fp(fh, blocksize=COPY_BLOCK, progress_cb=on_progress)
+            iso.write_fp(fh, blocksize=COPY_BLOCK)  # metadata; file data is deferred
             fh.flush()
             size = os.fstat(fh.fileno()).st_size
-            digest = _hash_while_syncing(fh.fileno(), size)
+            digest = _copy_and_hash(fh.fileno(), size, iso, progress)
     except PyCdlibException as exc:
         raise FormatError(f"cannot write the ISO: {exc}", path=output) from None
     finally:
@@ -319,25 +315,81 @@ def _master(iso: OrderedPyCdlib, output: Path, progress: Progress | None) -> Iso
     return IsoResult(path=output, size=size, sha256=digest)
 
 
-def _hash_while_syncing(fd: int, size: int) -> str:
-    """SHA-256 of the written ISO, read back from the page cache while fsync runs beside it.
+def _copy_and_hash(fd: int, size: int, iso: OrderedPyCdlib, progress: Progress | None) -> str:
+    """Copy the file data in offset order while a thread hashes every byte that is final.
 
-    pycdlib seeks back to write path tables and directory records after file
-    data, so the bytes cannot be hashed as they are written; the read-back
-    overlaps the fsync that atomic_output needs anyway (both release the GIL).
+    Everything outside the deferred file extents is final once write_fp returns,
+    so the hash can follow the copy: offsets below `ready` never change again.
+    The fsync that atomic_output needs starts as soon as the copy is done.
     """
+    tasks = [iso.pebuild_deferred[k] for k in sorted(iso.pebuild_deferred)]
+    total = sum(t.length for t in tasks)
+    follower = _HashFollower(fd, size)
+    follower.start()
     syncer = threading.Thread(target=_fsync_quietly, args=(fd,), daemon=True)
-    syncer.start()
-    h = hashlib.sha256()
-    offset = 0
-    while offset < size:
-        chunk = os.pread(fd, min(COPY_BLOCK * 4, size - offset), offset)
-        if not chunk:
-            break
-        h.update(chunk)
-        offset += len(chunk)
-    syncer.join()
-    return h.hexdigest()
+    try:
+        follower.publish(tasks[0].start if tasks else size)
+        copied = 0
+        for task in tasks:
+            copy_deferred(fd, task, follower.publish)
+            copied += task.length
+            if progress is not None:
+                progress(ProgressEvent("write", copied, total))
+        follower.publish(size)
+        syncer.start()
+        return follower.result()
+    finally:
+        follower.publish(size, abort=True)
+        follower.join()
+        if syncer.is_alive():
+            syncer.join()
+
+
+class _HashFollower(threading.Thread):
+    """SHA-256 of the ISO, read back from the page cache up to the last published offset."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        super().__init__(daemon=True)
+        self._fd, self._size = fd, size
+        self._cond = threading.Condition()
+        self._ready = 0
+        self._abort = False
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+
+    def publish(self, offset: int, abort: bool = False) -> None:
+        with self._cond:
+            self._ready = max(self._ready, offset)
+            self._abort = self._abort or abort
+            self._cond.notify()
+
+    def run(self) -> None:
+        h = hashlib.sha256()
+        offset = 0
+        try:
+            while offset < self._size:
+                with self._cond:
+                    while self._ready <= offset and not self._abort:
+                        self._cond.wait()
+                    if self._abort:
+                        return
+                    limit = self._ready
+                while offset < limit:
+                    chunk = os.pread(self._fd, min(4 * COPY_BLOCK, limit - offset), offset)
+                    if not chunk:
+                        raise OSError(f"short read at {offset} of the ISO being hashed")
+                    h.update(chunk)
+                    offset += len(chunk)
+            self._digest = h.hexdigest()
+        except BaseException as exc:  # handed to the writer thread by result()
+            self._error = exc
+
+    def result(self) -> str:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
 
 
 def _fsync_quietly(fd: int) -> None:
