@@ -151,7 +151,7 @@ def main() -> None:
         "shared with other jobs during the run, so absolute times are noisy; the ratio is the figure to read.",
         "Reference: `truncate` + `sfdisk` (MBR) + `mkfs.vfat -F 32 --offset 2048` + `mcopy -s` of the same tree "
         "into the same image size. pebuild's time includes starting Python and the CLI. "
-        f"Trees and images on one {fs_type or 'unknown'} file system. Load average (1 min) "
+        f"Trees and images on one {''.join(fs_type) or 'unknown'} file system. Load average (1 min) "
         f"{load_before:.1f} before and {load_after:.1f} after the run.",
         "",
         "| tree | files | data MiB | image MiB | pebuild usb (s) | mkfs.vfat + mcopy (s) | speed-up | pebuild peak RSS (MiB) |",

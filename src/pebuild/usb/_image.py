@@ -212,9 +212,7 @@ def _overhead(table: str) -> int:
     return MIB + (MIB if table in ("gpt", "hybrid") else 0)
 
 
-def _plan(
-    files: dict[str, Path | FatFile], req: UsbRequest, stamp: int, boot_code: bytes
-) -> tuple[FatPlan, int]:
+def _plan(files: dict[str, FatFile], req: UsbRequest, stamp: int, boot_code: bytes) -> tuple[FatPlan, int]:
     """Plan the FAT32 volume; for size=auto grow the partition until the tree fits."""
 
     def options(partition: int) -> FatOptions:
@@ -247,7 +245,7 @@ def _plan(
             raise UsageError(
                 f"image size {req.size} is too small for the media tree ({exc}); use --size auto"
             ) from None
-    content = sum((v.size or 0) + 4095 & ~4095 if not v.is_dir else 4096 for v in files.values())
+    content = sum(((v.size or 0) + 4095) & ~4095 if not v.is_dir else 4096 for v in files.values())
     partition = max(MIN_PARTITION, (content + content // 256 + req.headroom + MIB - 1) // MIB * MIB)
     while True:
         try:
