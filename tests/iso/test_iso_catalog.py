@@ -133,4 +133,12 @@ def test_iso_byte_identical_twice(kit, tmp_path, run_pebuild):
     reported = json.loads(proc.stdout)
     assert reported["sha256"] == hashlib.sha256(c.read_bytes()).hexdigest()
     assert reported["size"] == c.stat().st_size and reported["path"] == str(c)
-    assert "2024-01-02 03:04:05" in run("7z", "l", "-tudf", c)
+    assert "2024-01-02 03:04:05" in run("7z", "l", "-tudf", c)  # UDF file entry times
+    assert "2024-01-02 03:04:05" in run("7z", "l", "-tiso", c)  # ISO 9660 directory record times
+    pvd = run("xorriso", "-indev", c, "-pvd_info")
+    for field in (
+        "Creation Time: 2024010203040500",
+        "Modif. Time  : 2024010203040500",
+        "Eff. Time    : 2024010203040500",
+    ):
+        assert field in pvd
