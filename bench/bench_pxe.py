@@ -234,12 +234,17 @@ def report(args, size, block, window, configs, granted, times, http, write_times
     write_med, cp_med = statistics.median(write_times), statistics.median(cp_times)
     lines += [
         "",
-        f"dnsmasq 2.90 grants `blksize` (capped at the interface MTU) and `tsize` but does not implement "
-        f"RFC 7440 `windowsize`: the BCD's window of {window} is left out of the OACK and the transfer runs "
-        f"lock-step, so on dnsmasq the gain comes from the {block}-byte blocks alone (see docs/pxe.md).",
+        f"dnsmasq 2.90 grants `blksize` and `tsize` but does not implement RFC 7440 `windowsize`: the BCD's "
+        f"window of {window} is left out of the OACK and the transfer runs lock-step, so on dnsmasq the gain "
+        f"comes from the {block}-byte blocks alone. The 8192 request is cut to dnsmasq's default packet "
+        "buffer (2263) because this tree's conf is for the BCD's block size; a tree written with "
+        "`--block-size 8192` raises `edns-packet-max` and is granted 8192 (tests/pxe). On a LAN the "
+        "interface MTU caps it too (1468 on 1500-byte Ethernet). See docs/pxe.md.",
         "",
         f"Writing the tree (`write_pxe_tree`, {mb:.0f} MB boot.wim + boot files + 4 BCDs + configs): median "
-        f"{write_med:.2f} s vs `cp` of the boot.wim alone {cp_med:.2f} s (ratio {write_med / cp_med:.2f}).",
+        f"{write_med:.2f} s vs `cp` of the boot.wim alone {cp_med:.2f} s (ratio {write_med / cp_med:.2f}); "
+        "the tree write also extracts Windows/Boot from the WIM, builds the stores and deletes the "
+        "previous tree it replaces.",
         "",
     ]
     text = "\n".join(lines)

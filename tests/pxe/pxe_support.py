@@ -154,3 +154,78 @@ def netns_dnsmasq(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait(timeout=5)
+
+
+DHCP_CLIENT = HERE / "_dhcp_client.py"
+SERVER_IP = "10.77.0.1"
+CLIENT_IP = "10.77.0.50"
+
+_DHCP_NETNS_SCRIPT = """
+set -e
+ip link set lo up
+ip link add veth0 type veth peer name veth1
+ip addr add {server}/24 dev veth0
+ip link set veth0 up
+unshare --net sleep 300 &
+client=$!
+while [ "$(readlink /proc/$client/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.02; done
+ip link set veth1 netns $client
+nsenter --net=/proc/$client/ns/net sh -c 'ip link set lo up; ip addr add {client}/24 dev veth1; ip link set veth1 up'
+echo $client > "$1"
+shift
+exec "$@"
+"""
+
+
+class NetnsDhcp:
+    """dnsmasq on veth0 (10.77.0.1) in a private netns; clients in a second netns behind veth1."""
+
+    def __init__(self, client_pid: int) -> None:
+        self.client_pid = client_pid
+
+    def discover(
+        self, client_arch: int, *, ipxe: bool = False, boot_server: bool = False
+    ) -> dict[str, object]:
+        argv = ["nsenter", f"--net=/proc/{self.client_pid}/ns/net", "--", sys.executable, str(DHCP_CLIENT),
+                "veth1", str(client_arch)]  # fmt: skip
+        if ipxe:
+            argv.append("ipxe")
+        if boot_server:
+            argv += ["--boot-server", SERVER_IP]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        return dict(json.loads(proc.stdout))
+
+
+@contextlib.contextmanager
+def netns_dhcp(workdir: Path, conf_file: Path) -> Iterator[NetnsDhcp]:
+    """dnsmasq from `conf_file` serving DHCP on a veth pair that exists only in namespaces made here."""
+    if os.geteuid() != 0:
+        pytest.skip("DHCP over a veth pair needs root (network namespaces with a veth pair)")
+    _netns_cmd()
+    log = workdir / "dnsmasq-dhcp.log"
+    pidfile = workdir / "client.pid"
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    args = [dnsmasq, "--keep-in-foreground", f"--conf-file={conf_file}", "--interface=veth0",
+            "--bind-interfaces", "--no-ping", "--pid-file=", "--user=root", f"--log-facility={log}",
+            f"--dhcp-leasefile={workdir / 'leases'}"]  # fmt: skip
+    script = _DHCP_NETNS_SCRIPT.format(server=SERVER_IP, client=CLIENT_IP)
+    proc = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", script, "sh", str(pidfile), *args],
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not (log.exists() and "DHCP, " in log.read_text()):
+            if proc.poll() is not None:
+                raise AssertionError(f"dnsmasq (DHCP) exited with {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError("dnsmasq (DHCP) did not start within 10 s")
+            time.sleep(0.05)
+        yield NetnsDhcp(int(pidfile.read_text()))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=5)

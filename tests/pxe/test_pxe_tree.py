@@ -301,3 +301,13 @@ def test_ipxe_script_is_consistent_with_the_tree(three_arch_tree: Path) -> None:
         if rel != "wimboot":  # user-supplied, absent here
             assert (three_arch_tree / rel).is_file(), rel
     assert "cpuid --ext 29 && goto bios_x64 || goto bios_x86" in script
+
+
+def test_default_bcd_can_be_the_uefi_store(tmp_path: Path, boot_wims: dict[str, Path]) -> None:
+    # proxy-DHCP with dnsmasq sends no option 252, so \Boot\BCD decides; a UEFI-only fleet picks uefi
+    dest = tmp_path / "pxe"
+    write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["amd64"], default_bcd="uefi", timestamp=TS))
+    assert sha(dest / "Boot/BCD") == sha(dest / "Boot/x64/BCD.efi") != sha(dest / "Boot/x64/BCD")
+    paths = [text(v).lower() for v in elements(export_bcd(dest / "Boot/BCD"), "12000002")]
+    assert any(p.endswith("winload.efi") for p in paths), paths
+    assert "holds \\Boot\\x64\\BCD.efi, the UEFI store of amd64" in (dest / "conf/dnsmasq.conf").read_text()

@@ -66,6 +66,13 @@ new tree is complete. See docs/pxe.md.
 @click.option("--dhcp-range", help="dnsmasq dhcp-range (proxy: the subnet address, e.g. 192.168.1.0).")
 @click.option("--interface", help="Network interface dnsmasq listens on.")
 @click.option("--server-address", help="TFTP server address, when it is not the dnsmasq host.")
+@click.option(
+    "--default-bcd",
+    type=click.Choice(["bios", "uefi"]),
+    default="bios",
+    show_default=True,
+    help="Which store of the first --arch goes to \\Boot\\BCD (clients without DHCP option 252).",
+)
 @click.option("--index", type=int, help="Image whose boot files are used (default: the WIM's boot index).")
 @click.option("--description", default="Windows PE", show_default=True, help="Boot menu description.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -83,6 +90,7 @@ def pxe(
     dhcp_range: str | None,
     interface: str | None,
     server_address: str | None,
+    default_bcd: str,
     index: int | None,
     description: str,
     as_json: bool,
@@ -110,6 +118,7 @@ def pxe(
         interface=interface,
         server_address=server_address,
         description=description,
+        default_bcd=default_bcd,
     )
     with progress_display("pxe") as progress:
         result = write_pxe_tree_from(source_or_wim, req, progress)

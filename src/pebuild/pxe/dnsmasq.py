@@ -99,6 +99,10 @@ def render_dnsmasq_conf(opts: DnsmasqOptions) -> str:
                 "nbp": entry.nbp,
                 # dnsmasq unescapes \\ \b \t ... inside quotes (option.c): double every "\".
                 "bcd": entry.bcd.replace("\\", "\\\\"),
+                "bcd_plain": entry.bcd,
+                "codes": "0"
+                if entry.firmware == "bios"
+                else " and ".join(map(str, entry.spec.efi_client_arch)),
                 "csa": entry.csa,
                 "menu": entry.menu,
             }

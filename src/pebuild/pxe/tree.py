@@ -67,6 +67,7 @@ class PxeRequest:
     interface: str | None = None  # dnsmasq interface=
     server_address: str | None = None  # TFTP server address when it is not this dnsmasq's host
     description: str = "Windows PE"
+    default_bcd: str = "bios"  # which store of the first arch \Boot\BCD holds: "bios" | "uefi"
     timestamp: int | None = None
 
 
@@ -151,6 +152,8 @@ def _check_request(req: PxeRequest) -> list[ArchSpec]:
     check_http_url(req.http_url)
     if req.wimboot is not None and not Path(req.wimboot).is_file():
         raise UsageError(f"wimboot binary not found: {req.wimboot} (get it from https://ipxe.org/wimboot)")
+    if req.default_bcd not in ("bios", "uefi"):
+        raise UsageError(f"default BCD must be bios or uefi, got {req.default_bcd!r}")
     if req.index is not None and req.index < 1:
         raise UsageError(f"image index must be 1 or more, got {req.index}")
     return specs
@@ -276,10 +279,12 @@ def _write_tree(
             if efi_default is None:
                 efi_default = files[uefi_bcd]
         if default_bcd is None:
-            first = bios_bcd or uefi_bcd
+            # \Boot\BCD serves every boot manager that gets no option 252 (proxy-DHCP with dnsmasq)
+            first = (uefi_bcd or bios_bcd) if req.default_bcd == "uefi" else (bios_bcd or uefi_bcd)
             assert first is not None
             default_bcd = files[first]
-            default_note = f"{tree_path(first)} (the first architecture, {plan.spec.arch})"
+            firmware = "UEFI" if first == uefi_bcd else "BIOS"
+            default_note = f"{tree_path(first)}, the {firmware} store of {plan.spec.arch}"
         if plan.spec.ipxe_buildarch is not None:
             wimboot_bcd = f"{base}/BCD.wimboot"
             files[wimboot_bcd] = _make_bcd(

@@ -1,0 +1,70 @@
+"""dnsmasq started from the generated conf answers PXE clients by DHCP option 93 (full DHCP and
+proxy-DHCP), on a veth pair inside network namespaces the test creates: nothing leaves them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pxe_support import SERVER_IP, netns_dhcp
+
+from pebuild.pxe import PxeRequest, write_pxe_tree
+
+
+def text(hex_value: object) -> str:
+    return bytes.fromhex(str(hex_value)).rstrip(b"\0").decode()
+
+
+@pytest.fixture(scope="module")
+def wims(boot_wims: dict[str, Path]) -> dict[str, Path]:
+    return {arch: boot_wims[arch] for arch in ("amd64", "x86", "arm64")}
+
+
+def test_full_dhcp_maps_client_arch_to_boot_file_and_bcd(tmp_path: Path, wims: dict[str, Path]) -> None:
+    dest = tmp_path / "pxe"
+    req = PxeRequest(dest=dest, boot_wim=wims, arches=["amd64", "x86", "arm64"], dhcp_mode="full",
+                     dhcp_range="10.77.0.100,10.77.0.150,12h", http_url=f"http://{SERVER_IP}/pxe/", timestamp=1)  # fmt: skip
+    write_pxe_tree(req)
+    with netns_dhcp(tmp_path, dest / "conf/dnsmasq.conf") as dhcp:
+        answers = {code: dhcp.discover(code) for code in (0, 7, 9, 6, 11)}
+        ipxe = dhcp.discover(7, ipxe=True)
+    expected = {
+        0: ("Boot/x64/pxeboot.n12", "\\Boot\\x64\\BCD"),  # BIOS: the first arch with BIOS
+        7: ("Boot/x64/bootmgfw.efi", "\\Boot\\x64\\BCD.efi"),
+        9: ("Boot/x64/bootmgfw.efi", "\\Boot\\x64\\BCD.efi"),  # erratum 4624 code for x64
+        6: ("Boot/x86/bootmgfw.efi", "\\Boot\\x86\\BCD.efi"),
+        11: ("Boot/arm64/bootmgfw.efi", "\\Boot\\arm64\\BCD.efi"),
+    }
+    for code, (boot_file, bcd) in expected.items():
+        options = answers[code]["options"]
+        assert isinstance(options, dict)
+        assert text(options["53"]) == "\x02"  # DHCPOFFER
+        assert str(answers[code]["yiaddr"]).startswith("10.77.0.1")  # an address from the range
+        assert text(options["67"]) == boot_file, code
+        assert text(options["252"]) == bcd, code  # backslashes arrive intact (dnsmasq unescaping)
+        assert (dest / boot_file).is_file() and (dest / bcd.replace("\\", "/").lstrip("/")).is_file()
+    options = ipxe["options"]
+    assert isinstance(options, dict)
+    assert text(options["67"]) == f"http://{SERVER_IP}/pxe/boot.ipxe"
+    assert "252" not in options
+
+
+def test_proxy_dhcp_answers_pxe_clients(tmp_path: Path, wims: dict[str, Path]) -> None:
+    dest = tmp_path / "pxe"
+    req = PxeRequest(dest=dest, boot_wim=wims, arches=["amd64", "arm64"], dhcp_range="10.77.0.0", timestamp=1)
+    write_pxe_tree(req)
+    with netns_dhcp(tmp_path, dest / "conf/dnsmasq.conf") as dhcp:
+        bios = dhcp.discover(0)
+        uefi = {code: dhcp.discover(code, boot_server=True) for code in (7, 11)}
+    options = bios["options"]
+    assert isinstance(options, dict)
+    assert bios["yiaddr"] == "0.0.0.0" and text(options["60"]) == "PXEClient"  # proxy: no address
+    # BIOS: a PXE boot menu (option 43) naming the x86PC service, booting at once
+    assert b"Windows PE amd64 (BIOS)" in bytes.fromhex(str(options["43"]))
+    # UEFI: the boot-server answer (port 4011) names the boot file of the client's architecture
+    assert uefi[7]["file"] == "Boot/x64/bootmgfw.efi"
+    assert uefi[11]["file"] == "Boot/arm64/bootmgfw.efi"
+    # documented limitation: dnsmasq 2.90 sends no option 252 in proxy answers; \Boot\BCD is used
+    for answer in (bios, *uefi.values()):
+        assert "252" not in answer["options"]  # type: ignore[operator]
+    assert "leaves it\n# out of proxy-DHCP answers" in (dest / "conf/dnsmasq.conf").read_text()
