@@ -52,7 +52,7 @@ def _expected(files: dict[str, bytes | Path | FatFile]) -> dict[str, bytes]:
 
 
 def _extract(image: Path, dest: Path) -> dict[str, bytes]:
-    require_tool("mcopy")
+    require_tool("mdir")  # mtools
     dest.mkdir()
     subprocess.run(
         ["mcopy", "-s", "-n", "-i", str(image), "::/*", str(dest)], check=True, capture_output=True
@@ -102,7 +102,7 @@ def test_fat_round_trip_mtools_and_fsck(tmp_path: Path, fat_type: int, size: int
 def test_fat_read_only_attribute(tmp_path: Path) -> None:
     image = tmp_path / "ro.img"
     write_fat_image(image, {"ro.txt": FatFile(b"x", read_only=True), "rw.txt": b"y"}, size=2 << 20)
-    require_tool("mattrib")
+    require_tool("mdir")  # mtools
     out = subprocess.run(
         ["mattrib", "-i", str(image), "::/ro.txt", "::/rw.txt"], capture_output=True, text=True
     )
@@ -118,7 +118,7 @@ def test_efisys_image_is_microsofts_shape(tmp_path: Path) -> None:
     image = tmp_path / "efisys.bin"
     image.write_bytes(data)
     _fsck(image)
-    require_tool("minfo")
+    require_tool("mdir")  # mtools
     info = subprocess.run(
         ["minfo", "-i", str(image), "::"], capture_output=True, text=True, check=True
     ).stdout
@@ -172,7 +172,7 @@ def test_is_fat_image(tmp_path: Path) -> None:
     assert not is_fat_image(bytes(4096))
     assert not is_fat_image(os.urandom(512))
     assert not is_fat_image(tmp_path / "missing")
-    mkfs = require_tool("mkfs.vfat")
+    mkfs = str(Path(require_tool("fsck.vfat")).with_name("mkfs.vfat"))  # both from dosfstools
     other = tmp_path / "mkfs.img"
     subprocess.run([mkfs, "-C", str(other), "8192"], check=True, capture_output=True)
     assert is_fat_image(other)

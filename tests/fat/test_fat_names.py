@@ -55,7 +55,7 @@ def test_lfn_entry_layout() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(NAMES, min_size=1, max_size=25, unique_by=str.casefold), data=st.data())
 def test_random_names_round_trip(names: list[str], data: st.DataObject) -> None:
-    require_tool("mcopy")
+    require_tool("mdir")  # mtools
     fsck = require_tool("fsck.vfat")
     files = {}
     for i, name in enumerate(names):
@@ -80,7 +80,7 @@ def test_random_names_round_trip(names: list[str], data: st.DataObject) -> None:
 
 @pytest.mark.parametrize("count", [1, 12, 120])
 def test_many_similar_names(tmp_path: Path, count: int) -> None:
-    require_tool("mcopy")
+    require_tool("mdir")  # mtools
     files = {f"Program Files/resource file {i:04d}.dll.mui": bytes([i % 256]) for i in range(count)}
     image = tmp_path / "s.img"
     image.write_bytes(make_fat_image(files, size=4 << 20, timestamp=0))

@@ -43,7 +43,7 @@ def _fsck(part: Path) -> None:
 
 
 def _mcopy_all(image: Path, offset: int, dest: Path) -> dict[str, bytes]:
-    require_tool("mcopy")
+    require_tool("mdir")  # mtools
     dest.mkdir()
     subprocess.run(
         ["mcopy", "-s", "-n", "-i", f"{image}@@{offset}", "::/*", str(dest)], check=True, capture_output=True
@@ -74,7 +74,10 @@ def test_usb_tables_and_file_system(tmp_path: Path, table: str) -> None:
         assert verify.returncode == 0 and "No errors detected" in verify.stdout, verify.stdout + verify.stderr
     if table == "hybrid":  # the MBR carries a real, active FAT32 entry beside the 0xEE one
         fdisk = subprocess.run(
-            [require_tool("fdisk"), "-l", "-t", "dos", str(image)], capture_output=True, text=True, check=True
+            [str(Path(require_tool("sfdisk")).with_name("fdisk")), "-l", "-t", "dos", str(image)],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         assert "W95 FAT32 (LBA)" in fdisk and "GPT" in fdisk, fdisk
     fdisk_l = subprocess.run(["fdisk", "-l", str(image)], capture_output=True, text=True, check=True).stdout
@@ -143,7 +146,7 @@ def test_usb_auto_size_and_json(tmp_path: Path, run_pebuild) -> None:
 
 def test_usb_kit_boot_sector_is_used(tmp_path: Path) -> None:
     """A FAT32 boot sector from elsewhere (here: mkfs.fat's) keeps its code; our BPB replaces its own."""
-    mkfs = require_tool("mkfs.vfat")
+    mkfs = str(Path(require_tool("fsck.vfat")).with_name("mkfs.vfat"))  # both from dosfstools
     vol = tmp_path / "kit.img"
     subprocess.run([mkfs, "-F", "32", "-C", str(vol), str(40 * 1024)], check=True, capture_output=True)
     kit = tmp_path / "fat32.bs"
