@@ -311,3 +311,23 @@ def test_default_bcd_can_be_the_uefi_store(tmp_path: Path, boot_wims: dict[str, 
     paths = [text(v).lower() for v in elements(export_bcd(dest / "Boot/BCD"), "12000002")]
     assert any(p.endswith("winload.efi") for p in paths), paths
     assert "holds \\Boot\\x64\\BCD.efi, the UEFI store of amd64" in (dest / "conf/dnsmasq.conf").read_text()
+
+
+@pytest.mark.slow
+def test_cli_sample_source_two_arches(run_pebuild, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = run_pebuild("pxe", "sample", str(tmp_path / "pxe"), "--arch", "amd64", "--arch", "x86", "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    data = json.loads(proc.stdout)
+    assert [a["arch"] for a in data["arches"]] == ["amd64", "x86"]
+    from pebuild.source import open_source
+
+    for arch, wds in (("amd64", "x64"), ("x86", "x86")):
+        src = open_source("sample", arch)
+        for key, name in (("pxe/pxeboot.n12", "pxeboot.n12"), ("pxe/bootmgr.exe", "bootmgr.exe")):
+            assert (tmp_path / f"pxe/Boot/{wds}/{name}").read_bytes() == src.boot_file(key)
+        assert (tmp_path / f"pxe/Boot/{wds}/BCD").is_file() and (
+            tmp_path / f"pxe/Boot/{wds}/BCD.efi"
+        ).is_file()
+    assert sha(tmp_path / "pxe/Boot/BCD") == sha(tmp_path / "pxe/Boot/x64/BCD")
