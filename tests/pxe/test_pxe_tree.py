@@ -331,3 +331,11 @@ def test_cli_sample_source_two_arches(run_pebuild, tmp_path: Path) -> None:  # t
             tmp_path / f"pxe/Boot/{wds}/BCD.efi"
         ).is_file()
     assert sha(tmp_path / "pxe/Boot/BCD") == sha(tmp_path / "pxe/Boot/x64/BCD")
+
+
+def test_missing_boot_sdi_is_generated_with_a_warning(tmp_path: Path) -> None:
+    wim = make_boot_wim(tmp_path / "nosdi.wim", "amd64", omit=("Windows/Boot/DVD/PCAT/boot.sdi",))
+    result = write_pxe_tree(PxeRequest(dest=tmp_path / "pxe", boot_wim=wim, timestamp=TS))
+    assert any("boot.sdi" in w and "generated" in w for w in result.warnings)
+    sdi = (tmp_path / "pxe/Boot/x64/boot.sdi").read_bytes()
+    assert sdi[:8] == b"$SDI0001" and len(sdi) >= 3_170_304
