@@ -117,7 +117,7 @@ def test_raw_disk_boots_and_is_not_modified(tmp_path: Path, qemu: str) -> None:
     disk = tmp_path / "disk.img"
     disk.write_bytes(bios_program(f"PEBUILD-SAMPLE mbr {RUN}", size=1 << 20))
     before = hashlib.sha256(disk.read_bytes()).hexdigest()
-    result = smoke(SmokeRequest(disk, "bios"))  # default expectation: any sample marker
+    result = smoke(SmokeRequest(str(disk), "bios"))  # type: ignore[arg-type]  # str paths work; default expectation
     assert result.ok, result.reason
     assert hashlib.sha256(disk.read_bytes()).hexdigest() == before
 

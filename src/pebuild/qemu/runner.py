@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pebuild.errors import BootError, ToolError, UsageError
@@ -198,6 +198,13 @@ def validate(req: SmokeRequest) -> None:
 
 def smoke(req: SmokeRequest) -> SmokeResult:
     """Boot `req.media` and return the verdict. Environment problems raise ToolError/UsageError."""
+    req = replace(
+        req,
+        media=Path(req.media),
+        expect=[req.expect] if isinstance(req.expect, str) else list(req.expect),
+        serial_log=None if req.serial_log is None else Path(req.serial_log),
+        screenshot=None if req.screenshot is None else Path(req.screenshot),
+    )
     validate(req)
     media_kind(req)
     from pebuild.qemu.kvm import choose_accel
