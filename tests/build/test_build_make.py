@@ -357,3 +357,28 @@ def test_pxe_and_usb_outputs_from_the_same_build(kit_dir: Path, tmp_path: Path) 
     offset = parts[0]["start"] * 512
     listing = run("mdir", "-i", f"{tmp_path / 'usb.img'}@@{offset}", "-b", "::/sources")
     assert "boot.wim" in listing.lower()
+
+
+@pytest.mark.parametrize(
+    ("omit", "name", "where"),
+    [
+        (("bootmgr",), "bootmgr", "Media/bootmgr"),
+        (("EFI/Boot/bootx64.efi", "bootmgfw.efi"), "bootmgfw.efi", "Media/efi/boot/bootx64.efi"),
+        (("etfsboot.com",), "etfsboot.com", "Oscdimg/etfsboot.com"),
+        (("efisys.bin",), "efisys.bin", "Oscdimg/efisys.bin"),
+        (("Boot/bootfix.bin", "bootfix.bin"), "bootfix.bin", "Media/boot/bootfix.bin"),
+    ],
+    ids=["bootmgr", "bootmgfw", "etfsboot", "efisys", "bootfix"],
+)
+def test_source_missing_a_required_part(tmp_path: Path, omit: tuple[str, ...], name: str, where: str) -> None:
+    from pebuild.errors import SourceError
+
+    kit = kits.make_adk(tmp_path / "kit", "amd64", tmp_path, omit=omit)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("")
+    with pytest.raises(SourceError) as info:
+        make(kit, tmp_path, recipe=recipe)
+    msg = str(info.value)
+    assert f"has no {name} for amd64: looked for " in msg
+    assert where in msg and "winpe.wim:Windows/Boot/" in msg  # the tree and the image were both tried
+    assert not (tmp_path / "out.iso").exists() and not list(tmp_path.glob(".pebuild-build-*"))

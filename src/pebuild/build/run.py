@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,9 @@ def _run(
             os.utime(path, (t, t))
         fw = build_dir / "fwfiles"
         write_tree(fw, dict(files.fwfiles), mtime=t)
+    # hash the media tree (mostly boot.wim) on a second core while the ISO is written
+    hashing = ThreadPoolExecutor(max_workers=1)
+    media_entries = hashing.submit(file_entries, media)
     result = BuildResult(
         arch=req.arch,
         iso=None,
@@ -236,7 +240,8 @@ def _run(
             )
             result.iso, result.iso_size, result.iso_sha256 = iso.path, iso.size, iso.sha256
             outputs["iso"] = {"path": Path(req.output).name, "size": iso.size, "sha256": iso.sha256}
-    outputs["media"] = file_entries(media)
+    outputs["media"] = media_entries.result()
+    hashing.shutdown()
     outputs["fwfiles"] = file_entries(fw)
     if req.pxe_dir is not None:
         with st.stage("pxe", str(req.pxe_dir)):
@@ -293,6 +298,7 @@ def _run(
                 "sha256": recipe.sha256,
                 "profile": recipe.profile,
                 "files": [p.name for p in recipe.files],
+                "settings": recipe.to_json()["settings"],
             },
             source={"kind": source.kind, "arch": req.arch},
             tools=tool_versions(),
