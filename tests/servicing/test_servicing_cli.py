@@ -190,3 +190,26 @@ def test_malformed_reg_via_cli(run_pebuild, tmp_path: Path, kit, reg: Path) -> N
     assert_one_line_error(proc, 5)
     assert f"{reg}:" in proc.stderr
     assert hive.read_bytes() == kit.make_software_hive()
+
+
+def test_hive_names_in_any_case(run_pebuild, tmp_path: Path, kit) -> None:
+    """Windows paths ignore case: a tree with windows/system32/config/system is edited in place."""
+    wimlib = require_tool("wimlib-imagex")
+    tree = tmp_path / "tree"
+    (tree / "windows/system32/config").mkdir(parents=True)
+    (tree / "windows/system32/config/system").write_bytes(kit.make_system_hive())
+    (tree / "windows/system32/config/Software").write_bytes(kit.make_software_hive())
+    run_pebuild("pe-settings", "set", str(tree), "--scratch-space", "32", check=True)
+    assert "dword:00000020" in kit.hivex_export(
+        tree / "windows/system32/config/system", "\\ControlSet001\\Services\\FBWF"
+    )
+    wim = tmp_path / "lower.wim"
+    subprocess.run([wimlib, "capture", str(tree), str(wim), "PE"], check=True, capture_output=True)
+    run_pebuild("pe-settings", "set", str(wim), "--scratch-space", "64", check=True)
+    listing = subprocess.run(
+        [wimlib, "dir", str(wim), "1"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "/windows/system32/config/system" in listing.splitlines()  # replaced under its own name
+    assert "Windows" not in listing  # no second, differently-cased tree was added
+    shown = json.loads(run_pebuild("pe-settings", "show", str(wim), "--json", check=True).stdout)
+    assert shown["scratch_space"] == 64

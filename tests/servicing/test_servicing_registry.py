@@ -183,3 +183,20 @@ def test_ccs_without_select_is_format_error(tmp_path: Path, kit) -> None:
     hive.write_bytes(kit.make_software_hive())
     with pytest.raises(FormatError, match="no Select\\\\Current"):
         single(hive).set_value("HKLM\\SYSTEM\\CurrentControlSet\\X", "a", REG_DWORD, dword_bytes(1))
+
+
+def test_default_user_hive_of_an_install_image(kit, tmp_path: Path) -> None:
+    from pebuild.hive import Hive
+
+    ntuser = Hive.new("NTUSER")
+    ntuser.root.create("Control Panel\\Desktop")
+    files = {"Users/Default/NTUSER.DAT": ntuser.serialize("compact", timestamp=0)}
+    editor = RegistryEditor(files.get)
+    editor.set_value("HKU\\DefaultUser\\Control Panel\\Desktop", "ScreenSaveActive", REG_SZ, sz_bytes("0"))
+    assert editor.changed == ["Users/Default/NTUSER.DAT"]
+    from regipy.registry import RegistryHive
+
+    out = tmp_path / "NTUSER.DAT"
+    out.write_bytes(editor.serialized(timestamp=0)["Users/Default/NTUSER.DAT"])
+    hive = RegistryHive(str(out))
+    assert hive.get_key("\\Control Panel\\Desktop").get_value("ScreenSaveActive") == "0"

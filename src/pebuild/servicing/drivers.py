@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pebuild.errors import RecipeError
+from pebuild.servicing._paths import find_case_insensitive
 from pebuild.servicing.regfile import decode_text
 
 #: recipe arch -> INF platform decoration (ADK names -> INF TargetOSVersion names)
@@ -166,25 +167,6 @@ def _expand_strings(inf: Inf) -> None:
                 entry.key = sub(entry.key)
 
 
-def _find_case_insensitive(base: Path, rel: str) -> Path | None:
-    """Windows names are case-insensitive; find `rel` under `base` on a case-sensitive disk."""
-    cur = base
-    for part in [p for p in rel.replace("\\", "/").split("/") if p and p != "."]:
-        if part == "..":
-            return None
-        exact = cur / part
-        if exact.exists():
-            cur = exact
-            continue
-        if not cur.is_dir():
-            return None
-        match = next((c for c in sorted(cur.iterdir()) if c.name.lower() == part.lower()), None)
-        if match is None:
-            return None
-        cur = match
-    return cur
-
-
 def _decorated(inf: Inf, base: str, decoration: str) -> list[InfLine] | None:
     """Section `base.<decoration>` (exact or with an OS version suffix), `base.NT`, then `base`."""
     for name, lines in sorted(inf.sections.items()):
@@ -261,7 +243,7 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
     staged = {inf_path.name}
     for name in sorted(files):
         disk_rel = _source_location(inf, name, decoration, fail)
-        found = _find_case_insensitive(pkg_dir, disk_rel)
+        found = find_case_insensitive(pkg_dir, disk_rel)
         if found is None or not found.is_file():
             raise fail(f"file {name!r} (CopyFiles) is missing from the package: looked for {disk_rel}")
         staged.add(found.relative_to(pkg_dir).as_posix())
@@ -273,7 +255,7 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
             break
     if not catalog_name:
         raise fail("no CatalogFile in [Version]: the package is unsigned and 64-bit WinPE will not load it")
-    catalog = _find_case_insensitive(pkg_dir, catalog_name)
+    catalog = find_case_insensitive(pkg_dir, catalog_name)
     if catalog is None or not catalog.is_file():
         raise fail(f"catalog {catalog_name!r} named by CatalogFile is missing")
     staged.add(catalog.relative_to(pkg_dir).as_posix())

@@ -13,7 +13,7 @@ from typing import Any
 from pebuild.clock import build_time
 from pebuild.edits import ImageEdits
 from pebuild.errors import PebuildError, RecipeError
-from pebuild.fsutil import normalize_image_path
+from pebuild.servicing._paths import find_case_insensitive
 from pebuild.servicing.drivers import DriverPackage, WrongArchError, find_infs, validate_driver
 from pebuild.servicing.pesettings import apply_pe_settings
 from pebuild.servicing.recipe import ServicingPlan
@@ -21,28 +21,30 @@ from pebuild.servicing.registry import RegistryEditor
 from pebuild.servicing.unattend import render_unattend
 
 
-def wim_hive_loader(wim: Any, index: int, workdir: Path):  # type: ignore[no-untyped-def]
-    """Read hive files from a WIM image through one extract each (hives can be tens of MB)."""
-    dest = Path(workdir) / "servicing-hives"
+class WimHiveLoader:
+    """Read hive files from a WIM image, one extract each (hives can be tens of MB).
 
-    def load(image_path: str) -> bytes | None:
-        if not wim.exists(index, image_path):
+    libwim finds paths without case; `real_paths` keeps the image's own spelling so the
+    edited hive replaces the file under its existing name.
+    """
+
+    def __init__(self, wim: Any, index: int, workdir: Path) -> None:
+        self.wim, self.index = wim, index
+        self.dest = Path(workdir) / "servicing-hives"
+        self.real_paths: dict[str, str] = {}
+
+    def __call__(self, image_path: str) -> bytes | None:
+        if not self.wim.exists(self.index, image_path):
             return None
-        wim.extract(index, [image_path], dest)
-        local = dest / normalize_image_path(image_path)
-        if not local.is_file():  # libwim matched without case; the extracted name keeps the image's
-            parent = local.parent
-            hits = (
-                [p for p in parent.iterdir() if p.name.lower() == local.name.lower()]
-                if parent.is_dir()
-                else []
-            )
-            if len(hits) != 1:
-                return None
-            local = hits[0]
+        self.wim.extract(self.index, [image_path], self.dest)
+        local = find_case_insensitive(self.dest, image_path)
+        if local is None or not local.is_file():
+            return None
+        self.real_paths[image_path] = local.relative_to(self.dest).as_posix()
         return local.read_bytes()
 
-    return load
+    def real_path(self, image_path: str) -> str:
+        return self.real_paths.get(image_path, image_path)
 
 
 def apply_registry_plan(
@@ -114,10 +116,11 @@ def plan_image_edits(
         plan.reg_imports or plan.reg_sets or plan.reg_deletes or plan.scratch_space or plan.target_path
     )
     if needs_registry:
-        editor = RegistryEditor(wim_hive_loader(wim, index, workdir))
+        loader = WimHiveLoader(wim, index, workdir)
+        editor = RegistryEditor(loader)
         apply_registry_plan(plan, editor, variables)
         for image_path, data in editor.serialized(timestamp=build_time()).items():
-            edits.add_file(image_path, data)
+            edits.add_file(loader.real_path(image_path), data)
     drivers_root = "X:\\" + plan.drivers_dir.replace("/", "\\")
     packages = plan_drivers(plan, arch)
     for pkg in packages:

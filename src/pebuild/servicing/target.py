@@ -16,10 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from pebuild.errors import FormatError, UsageError
-from pebuild.fsutil import normalize_image_path, write_bytes_atomic
+from pebuild.fsutil import write_bytes_atomic
 from pebuild.servicing import regfile
+from pebuild.servicing._paths import find_case_insensitive
 from pebuild.servicing.registry import RegistryEditor
 
 WIM_MAGIC = b"MSWIM\x00\x00\x00"
@@ -75,23 +77,6 @@ def parse_target(spec: str) -> Target:
     raise UsageError(f"target not found: {spec!r} (a WIM[:INDEX], a directory or a hive file)")
 
 
-def find_case_insensitive(root: Path, rel: str) -> Path | None:
-    """Windows paths ignore case; find 'Windows/System32/config/SYSTEM' in any spelling."""
-    cur = root
-    for part in normalize_image_path(rel).split("/"):
-        exact = cur / part
-        if exact.exists():
-            cur = exact
-            continue
-        if not cur.is_dir():
-            return None
-        match = next((c for c in sorted(cur.iterdir()) if c.name.lower() == part.lower()), None)
-        if match is None:
-            return None
-        cur = match
-    return cur
-
-
 class TargetSession:
     """Open a target, edit its hives through `.editor`, then `commit()` the changed ones."""
 
@@ -99,6 +84,7 @@ class TargetSession:
         self.target = target
         self._tmp = tempfile.TemporaryDirectory(prefix="pebuild-reg-")
         self._wim = None
+        self._wim_loader: Any = None
         self.index = 0
         if target.kind == "wim":
             from pebuild.wim import Wim
@@ -126,9 +112,11 @@ class TargetSession:
         if kind == "dir":
             found = find_case_insensitive(self.target.path, image_path)
             return found.read_bytes() if found is not None and found.is_file() else None
-        from pebuild.servicing.plan import wim_hive_loader
+        if self._wim_loader is None:
+            from pebuild.servicing.plan import WimHiveLoader
 
-        return wim_hive_loader(self._wim, self.index, Path(self._tmp.name))(image_path)
+            self._wim_loader = WimHiveLoader(self._wim, self.index, Path(self._tmp.name))
+        return self._wim_loader(image_path)
 
     def commit(self) -> list[str]:
         """Write changed hives back; returns their image paths (empty: nothing changed)."""
@@ -148,7 +136,9 @@ class TargetSession:
             from pebuild.wim import AddCommand
 
             assert self._wim is not None
-            self._wim.update(self.index, [AddCommand(data, path) for path, data in sorted(changed.items())])
+            loader = self._wim_loader
+            adds = [AddCommand(data, loader.real_path(path)) for path, data in sorted(changed.items())]
+            self._wim.update(self.index, adds)
             self._wim.overwrite()
         return sorted(changed)
 
