@@ -113,11 +113,11 @@ def parse_text(element_id: int, text: str, resolve: Resolver) -> Any:
     fmt = element_format(element_id)
     definition = ELEMENTS.get(element_id)
     what = f"{definition.name if definition else f'{element_id:08x}'} ({FORMAT_NAMES.get(fmt, fmt)})"
-    text = text.strip()
     if fmt == ElementFormat.STRING:
         return text
     if fmt == ElementFormat.DEVICE:
         return devices.parse_text(text, resolve)
+    text = text.strip()
     if fmt == ElementFormat.OBJECT:
         return resolve(text)
     if fmt == ElementFormat.OBJECT_LIST:

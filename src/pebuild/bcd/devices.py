@@ -233,18 +233,18 @@ _GUID_RE = r"\{[0-9a-fA-F-]{36}\}"
 
 def parse_text(text: str, resolve_guid=None) -> Device:  # type: ignore[no-untyped-def]
     """Parse the text forms `to_text` writes; `resolve_guid` maps '{alias}' to a UUID."""
-    text = text.strip()
+    text = text.lstrip()
     resolve = resolve_guid or (lambda s: uuid.UUID(s))
     try:
         if text.lower().startswith("hex:"):
-            return RawDevice(bytes.fromhex(text[4:]))
+            return RawDevice(bytes.fromhex(text[4:].strip()))
         options = None
         match = re.search(r",\s*(\{[^}]+\})$", text)
         if match and not text.lower().startswith("locate"):
             options = resolve(match.group(1))
             text = text[: match.start()]
         lower = text.lower()
-        if lower == "boot":
+        if lower.rstrip() == "boot":
             return BootDevice(options)
         if lower.startswith("partition="):
             return _parse_partition(text[len("partition=") :], options)

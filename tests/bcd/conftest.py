@@ -1,0 +1,6 @@
+"""Makes tests/hive/hive_check.py importable (independent hive checks shared with tests/hive)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hive"))
