@@ -213,3 +213,29 @@ def test_hive_names_in_any_case(run_pebuild, tmp_path: Path, kit) -> None:
     assert "Windows" not in listing  # no second, differently-cased tree was added
     shown = json.loads(run_pebuild("pe-settings", "show", str(wim), "--json", check=True).stdout)
     assert shown["scratch_space"] == 64
+
+
+def test_reproducible_wim_edit(run_pebuild, image_wim: Path, tmp_path: Path) -> None:
+    """Same input WIM + same SOURCE_DATE_EPOCH -> the same image metadata and hive bytes."""
+    import shutil
+
+    copies = [tmp_path / "a.wim", tmp_path / "b.wim"]
+    for wim in copies:
+        shutil.copy(image_wim, wim)
+        run_pebuild(
+            "pe-settings",
+            "set",
+            str(wim),
+            "--scratch-space",
+            "256",
+            env={"SOURCE_DATE_EPOCH": "1700000000"},
+            check=True,
+        )
+    tool = require_tool("wimlib-imagex")
+    infos = [
+        subprocess.run([tool, "info", str(w), "1"], check=True, capture_output=True, text=True).stdout
+        for w in copies
+    ]
+    assert infos[0] == infos[1]
+    hives = [extract(w, "Windows/System32/config/SYSTEM", tmp_path / w.stem).read_bytes() for w in copies]
+    assert hives[0] == hives[1]

@@ -120,7 +120,7 @@ class TargetSession:
 
     def commit(self) -> list[str]:
         """Write changed hives back; returns their image paths (empty: nothing changed)."""
-        from pebuild.clock import build_time
+        from pebuild.clock import build_time, is_reproducible
 
         changed = self.editor.serialized(timestamp=build_time())
         if not changed:
@@ -138,8 +138,9 @@ class TargetSession:
             assert self._wim is not None
             loader = self._wim_loader
             adds = [AddCommand(data, loader.real_path(path)) for path, data in sorted(changed.items())]
-            self._wim.update(self.index, adds)
-            self._wim.overwrite()
+            self._wim.update(self.index, adds, timestamp=build_time())
+            # With SOURCE_DATE_EPOCH, pin the image's LASTMODIFICATIONTIME too (costs a rebuild pass).
+            self._wim.overwrite(timestamp=build_time() if is_reproducible() else None)
         return sorted(changed)
 
     def close(self) -> None:
