@@ -244,89 +244,80 @@ def _make_bcd(preset: str, req: PxeRequest, timestamp: int, *, wim: str, sdi: st
     return bytes(store.serialize(timestamp=timestamp))
 
 
-def _write_tree(
-    req: PxeRequest,
-    plans: list[_ArchPlan],
-    tmp: Path,
-    timestamp: int,
-    warnings: list[str],
-    progress: Progress | None,
-) -> PxeResult:
-    files: dict[str, bytes] = {}
-    arch_results: list[PxeArchResult] = []
-    entries: list[BootEntry] = []
-    ipxe_bios: list[IpxeArch] = []
-    ipxe_uefi: list[tuple[IpxeArch, str]] = []
-    default_bcd: bytes | None = None
-    default_note = ""
-    efi_default: bytes | None = None
-    for plan in plans:
-        files.update(plan.files)
-        base = plan.dir
-        wim_rel, sdi_rel = f"{base}/Images/boot.wim", f"{base}/boot.sdi"
-        wim, sdi = tree_path(wim_rel), tree_path(sdi_rel)
-        bios_bcd = uefi_bcd = wimboot_bcd = None
-        if plan.bios_nbp:
-            bios_bcd = f"{base}/BCD"
-            files[bios_bcd] = _make_bcd("pxe-bios", req, timestamp, wim=wim, sdi=sdi, tftp=True)
-            if not any(e.firmware == "bios" for e in entries):
-                # Option 93 says 0 for every BIOS client: the first BIOS arch answers them all.
-                entries.append(BootEntry("bios", plan.spec, plan.bios_nbp, tree_path(bios_bcd), "bios"))
-        if plan.uefi_nbp:
-            uefi_bcd = f"{base}/BCD.efi"
-            files[uefi_bcd] = _make_bcd("pxe-uefi", req, timestamp, wim=wim, sdi=sdi, tftp=True)
-            entries.append(BootEntry("uefi", plan.spec, plan.uefi_nbp, tree_path(uefi_bcd), plan.spec.tag))
-            if efi_default is None:
-                efi_default = files[uefi_bcd]
-        if default_bcd is None:
-            # \Boot\BCD serves every boot manager that gets no option 252 (proxy-DHCP with dnsmasq)
-            first = (uefi_bcd or bios_bcd) if req.default_bcd == "uefi" else (bios_bcd or uefi_bcd)
-            assert first is not None
-            default_bcd = files[first]
-            firmware = "UEFI" if first == uefi_bcd else "BIOS"
-            default_note = f"{tree_path(first)}, the {firmware} store of {plan.spec.arch}"
-        if plan.spec.ipxe_buildarch is not None:
-            wimboot_bcd = f"{base}/BCD.wimboot"
-            files[wimboot_bcd] = _make_bcd(
-                "iso-bios", req, timestamp, wim="\\sources\\boot.wim", sdi="\\boot\\boot.sdi", tftp=False
-            )
-            common = {"arch": plan.spec.arch, "bcd": wimboot_bcd, "sdi": sdi_rel, "wim": wim_rel}
-            if plan.bios_nbp:
-                ipxe_bios.append(
-                    IpxeArch(label=f"bios_{plan.spec.wds_dir}", bootmgr=f"{base}/bootmgr.exe", **common)
-                )
-            if plan.uefi_nbp:
-                ipxe_uefi.append(
-                    (IpxeArch(label=f"uefi_{plan.spec.wds_dir}", **common), plan.spec.ipxe_buildarch)
-                )
-        arch_results.append(
-            PxeArchResult(
-                arch=plan.spec.arch,
-                wds_dir=plan.spec.wds_dir,
-                boot_wim=wim_rel,
-                boot_sdi=sdi_rel,
-                bios_nbp=plan.bios_nbp,
-                bios_bcd=bios_bcd,
-                uefi_nbp=plan.uefi_nbp,
-                uefi_bcd=uefi_bcd,
-                wimboot_bcd=wimboot_bcd,
-            )
-        )
-    assert default_bcd is not None
-    files["Boot/BCD"] = default_bcd
-    if efi_default is not None:
-        files["EFI/Microsoft/Boot/BCD"] = efi_default
-    fonts = next((p.fonts for p in plans if p.fonts), {})
-    for name, data in fonts.items():
-        files[f"{FONTS_DIR}/{name}"] = data
-    if not fonts:
-        warnings.append("no boot fonts in the source or boot.wim: bootmgr falls back to its built-in font")
+@dataclass
+class _Stores:
+    """What the per-arch pass produces for the shared files and the configs."""
 
+    files: dict[str, bytes] = field(default_factory=dict)
+    arch_results: list[PxeArchResult] = field(default_factory=list)
+    entries: list[BootEntry] = field(default_factory=list)
+    ipxe_bios: list[IpxeArch] = field(default_factory=list)
+    ipxe_uefi: list[tuple[IpxeArch, str]] = field(default_factory=list)
+    default_bcd: bytes | None = None
+    default_note: str = ""
+    efi_default: bytes | None = None
+
+
+def _add_arch(req: PxeRequest, plan: _ArchPlan, timestamp: int, out: _Stores) -> None:
+    """The arch's boot files, its BIOS/UEFI/wimboot stores, its DHCP entries and iPXE labels."""
+    out.files.update(plan.files)
+    base, spec = plan.dir, plan.spec
+    wim_rel, sdi_rel = f"{base}/Images/boot.wim", f"{base}/boot.sdi"
+    wim, sdi = tree_path(wim_rel), tree_path(sdi_rel)
+    bios_bcd = uefi_bcd = wimboot_bcd = None
+    if plan.bios_nbp:
+        bios_bcd = f"{base}/BCD"
+        out.files[bios_bcd] = _make_bcd("pxe-bios", req, timestamp, wim=wim, sdi=sdi, tftp=True)
+        if not any(e.firmware == "bios" for e in out.entries):
+            # Option 93 says 0 for every BIOS client: the first BIOS arch answers them all.
+            out.entries.append(BootEntry("bios", spec, plan.bios_nbp, tree_path(bios_bcd), "bios"))
+    if plan.uefi_nbp:
+        uefi_bcd = f"{base}/BCD.efi"
+        out.files[uefi_bcd] = _make_bcd("pxe-uefi", req, timestamp, wim=wim, sdi=sdi, tftp=True)
+        out.entries.append(BootEntry("uefi", spec, plan.uefi_nbp, tree_path(uefi_bcd), spec.tag))
+        if out.efi_default is None:
+            out.efi_default = out.files[uefi_bcd]
+    if out.default_bcd is None:
+        # \Boot\BCD serves every boot manager that gets no option 252 (proxy-DHCP with dnsmasq)
+        first = (uefi_bcd or bios_bcd) if req.default_bcd == "uefi" else (bios_bcd or uefi_bcd)
+        assert first is not None
+        out.default_bcd = out.files[first]
+        firmware = "UEFI" if first == uefi_bcd else "BIOS"
+        out.default_note = f"{tree_path(first)}, the {firmware} store of {spec.arch}"
+    if spec.ipxe_buildarch is not None:
+        wimboot_bcd = f"{base}/BCD.wimboot"
+        out.files[wimboot_bcd] = _make_bcd(
+            "iso-bios", req, timestamp, wim="\\sources\\boot.wim", sdi="\\boot\\boot.sdi", tftp=False
+        )
+        common = {"arch": spec.arch, "bcd": wimboot_bcd, "sdi": sdi_rel, "wim": wim_rel}
+        if plan.bios_nbp:
+            out.ipxe_bios.append(
+                IpxeArch(label=f"bios_{spec.wds_dir}", bootmgr=f"{base}/bootmgr.exe", **common)
+            )
+        if plan.uefi_nbp:
+            out.ipxe_uefi.append((IpxeArch(label=f"uefi_{spec.wds_dir}", **common), spec.ipxe_buildarch))
+    out.arch_results.append(
+        PxeArchResult(
+            arch=spec.arch,
+            wds_dir=spec.wds_dir,
+            boot_wim=wim_rel,
+            boot_sdi=sdi_rel,
+            bios_nbp=plan.bios_nbp,
+            bios_bcd=bios_bcd,
+            uefi_nbp=plan.uefi_nbp,
+            uefi_bcd=uefi_bcd,
+            wimboot_bcd=wimboot_bcd,
+        )
+    )
+
+
+def _add_configs(req: PxeRequest, out: _Stores, warnings: list[str]) -> str:
+    """boot.ipxe, conf/dnsmasq.conf, conf/tftpd-hpa.remap and conf/nginx.conf; returns the dnsmasq path."""
     # iPXE x64 first so `cpuid --ext 29` picks it on 64-bit CPUs.
-    ipxe_bios.sort(key=lambda a: a.label != "bios_x64")
+    out.ipxe_bios.sort(key=lambda a: a.label != "bios_x64")
     base_url = check_http_url(req.http_url)
     has_wimboot = req.wimboot is not None
-    files["boot.ipxe"] = render_boot_ipxe(ipxe_bios, ipxe_uefi, base_url, has_wimboot).encode()
+    out.files["boot.ipxe"] = render_boot_ipxe(out.ipxe_bios, out.ipxe_uefi, base_url, has_wimboot).encode()
     if not has_wimboot:
         warnings.append(
             "no wimboot given: boot.ipxe is written but needs DEST/wimboot (https://ipxe.org/wimboot)"
@@ -344,25 +335,28 @@ def _write_tree(
         block_size=req.block_size,
         window_size=req.window_size,
         ipxe_script=(f"{base_url}boot.ipxe" if base_url else "boot.ipxe") if ipxe_chain else None,
-        entries=entries,
-        default_bcd_note=default_note,
+        entries=out.entries,
+        default_bcd_note=out.default_note,
     )
-    files[conf] = render_dnsmasq_conf(dnsmasq).encode()
+    out.files[conf] = render_dnsmasq_conf(dnsmasq).encode()
     if req.dhcp_range is None:
         warnings.append(f"{conf}: dhcp-range is a placeholder; set it with --dhcp-range")
     context = {"version": __version__, "block_size": req.block_size, "tftp_root": str(dest)}
-    files[f"{CONF_DIR}/tftpd-hpa.remap"] = render(
+    out.files[f"{CONF_DIR}/tftpd-hpa.remap"] = render(
         "tftpd-hpa.remap.j2", remap_path=str(dest / CONF_DIR / "tftpd-hpa.remap"), **context
     ).encode()
-    files[f"{CONF_DIR}/nginx.conf"] = render("nginx.conf.j2", root=str(dest), **context).encode()
+    out.files[f"{CONF_DIR}/nginx.conf"] = render("nginx.conf.j2", root=str(dest), **context).encode()
+    return conf
 
+
+def _materialize(
+    tmp: Path, files: dict[str, bytes], copies: list[tuple[Path, str]], progress: Progress | None
+) -> None:
+    """Small files from memory, then the big ones (boot.wim, wimboot) by fast copy with progress."""
     for rel, data in sorted(files.items()):
         target = tmp / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    copies: list[tuple[Path, str]] = [(p.boot_wim, f"{p.dir}/Images/boot.wim") for p in plans]
-    if req.wimboot is not None:
-        copies.append((Path(req.wimboot), "wimboot"))
     total = sum(src.stat().st_size for src, _ in copies)
     done = 0
     for src, rel in copies:
@@ -374,16 +368,43 @@ def _write_tree(
         done += src.stat().st_size
     if progress:
         progress(ProgressEvent("copy", done, total, "done"))
-    all_files = sorted([*files, *(rel for _, rel in copies)])
+
+
+def _write_tree(
+    req: PxeRequest,
+    plans: list[_ArchPlan],
+    tmp: Path,
+    timestamp: int,
+    warnings: list[str],
+    progress: Progress | None,
+) -> PxeResult:
+    out = _Stores()
+    for plan in plans:
+        _add_arch(req, plan, timestamp, out)
+    assert out.default_bcd is not None
+    out.files["Boot/BCD"] = out.default_bcd
+    if out.efi_default is not None:
+        out.files["EFI/Microsoft/Boot/BCD"] = out.efi_default
+    fonts = next((p.fonts for p in plans if p.fonts), {})
+    for name, data in fonts.items():
+        out.files[f"{FONTS_DIR}/{name}"] = data
+    if not fonts:
+        warnings.append("no boot fonts in the source or boot.wim: bootmgr falls back to its built-in font")
+    conf = _add_configs(req, out, warnings)
+    copies: list[tuple[Path, str]] = [(p.boot_wim, f"{p.dir}/Images/boot.wim") for p in plans]
+    if req.wimboot is not None:
+        copies.append((Path(req.wimboot), "wimboot"))
+    _materialize(tmp, out.files, copies, progress)
+    all_files = sorted([*out.files, *(rel for _, rel in copies)])
     _pin_times(tmp, all_files, timestamp)
     return PxeResult(
         dest=Path(req.dest),
-        arches=arch_results,
+        arches=out.arch_results,
         default_bcd="Boot/BCD",
-        efi_default_bcd="EFI/Microsoft/Boot/BCD" if efi_default is not None else None,
+        efi_default_bcd="EFI/Microsoft/Boot/BCD" if out.efi_default is not None else None,
         dnsmasq_conf=conf,
         boot_ipxe="boot.ipxe",
-        wimboot=has_wimboot,
+        wimboot=req.wimboot is not None,
         files=all_files,
         warnings=warnings,
     )
