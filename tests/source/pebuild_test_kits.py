@@ -50,6 +50,9 @@ def image_tree(dest: Path, arch: str, omit: tuple[str, ...] = ()) -> Path:
         "Windows/Boot/DVD/EFI/en-US/efisys.bin": efisys_image(
             {f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi_app}
         ),
+        "Windows/Boot/DVD/EFI/en-US/efisys_noprompt.bin": efisys_image(
+            {f"EFI/BOOT/BOOT{EFI[arch].upper()}.EFI": efi("bootmgfw.efi noprompt", arch)}
+        ),
         "Windows/Boot/Fonts/wgl4_boot.ttf": b"font",
         "Windows/Boot/PXE/pxeboot.n12": bios("pxeboot.n12"),
         "Windows/Boot/PXE/bootmgr.exe": pe_standin("bootmgr.exe", "x86"),
