@@ -56,6 +56,25 @@ def test_descriptor_without_secure_boot_is_chosen(fake_firmware: Path) -> None:
     assert firmware.find_ovmf("x86").code == fake_firmware / "i.fd"
 
 
+def test_secure_boot_smm_build_is_the_last_resort_and_enrolled_keys_never(fake_firmware: Path) -> None:
+    fw = fake_firmware / "fw"
+    _descriptor(
+        fw,
+        "40-enrolled.json",
+        fake_firmware / "e.fd",
+        fake_firmware / "ev.fd",
+        ["secure-boot", "enrolled-keys"],
+    )
+    _descriptor(
+        fw, "50-secure.json", fake_firmware / "s.fd", fake_firmware / "sv.fd", ["requires-smm", "secure-boot"]
+    )
+    found = firmware.find_ovmf("amd64")
+    assert found.code == fake_firmware / "s.fd" and found.requires_smm
+    (fw / "50-secure.json").unlink()
+    with pytest.raises(ToolError):
+        firmware.find_ovmf("amd64")
+
+
 def test_missing_ovmf_names_the_debian_package(fake_firmware: Path) -> None:
     with pytest.raises(ToolError, match=r"install the Debian package ovmf$"):
         firmware.find_ovmf("amd64")

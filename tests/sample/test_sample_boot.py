@@ -30,6 +30,16 @@ def kit_isos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         write_iso(
             IsoRequest(media, isos[name], bios_boot=oscdimg / "etfsboot.com", uefi_boot=oscdimg / efisys)
         )
+    kit32 = build_sample_source(root / "kit32", "x86")
+    isos["x86"] = root / "x86.iso"
+    write_iso(
+        IsoRequest(
+            kit32 / "Windows Preinstallation Environment" / "x86" / "Media",
+            isos["x86"],
+            bios_boot=kit32 / "Deployment Tools" / "x86" / "Oscdimg" / "etfsboot.com",
+            uefi_boot=kit32 / "Deployment Tools" / "x86" / "Oscdimg" / "efisys.bin",
+        )
+    )
     return isos
 
 
@@ -52,4 +62,16 @@ def test_kit_iso_uefi_runs_the_efisys_variant(kit_isos: dict[str, Path], variant
     except ToolError as exc:
         pytest.skip(str(exc))
     result = smoke(SmokeRequest(kit_isos[variant], "uefi", expect=[pattern]))
+    assert result.ok, result.reason
+
+
+@pytest.mark.slow
+def test_x86_kit_iso_uefi_runs_bootia32_under_ia32_ovmf(kit_isos: dict[str, Path]) -> None:
+    try:
+        find_ovmf("x86")
+    except ToolError as exc:
+        pytest.skip(str(exc))
+    result = smoke(
+        SmokeRequest(kit_isos["x86"], "uefi", arch="x86", expect=[r"PEBUILD-SAMPLE bootia32\.efi fw=EDK II"])
+    )
     assert result.ok, result.reason

@@ -2,8 +2,8 @@
 
 OVMF is chosen like mkosi's `find_ovmf_firmware()`: from QEMU's firmware
 descriptor JSONs (docs/interop/firmware.json), which every distribution ships
-beside its OVMF build, skipping Secure Boot builds (they refuse unsigned
-programs: qemu.md pitfall 3) and SMM-only ones. Known paths of other
+beside its OVMF build: never a build with enrolled keys (it refuses unsigned
+programs: qemu.md pitfall 3), a plain build before a Secure Boot/SMM one. Known paths of other
 distributions are the fallback; PEBUILD_OVMF_CODE / PEBUILD_OVMF_VARS override.
 """
 
@@ -39,16 +39,25 @@ FALLBACK_OVMF = {
 }
 OVMF_PACKAGE = {"x86_64": "ovmf", "i386": "ovmf-ia32"}
 IPXE_ROM_DIRS = (Path("/usr/lib/ipxe/qemu"), Path("/usr/share/qemu"), Path("/usr/share/ipxe"))
-_REJECTED_FEATURES = {"secure-boot", "enrolled-keys", "requires-smm"}
+#: keys enrolled: Secure Boot is enforced and refuses unsigned programs (qemu.md pitfall 3)
+_REJECTED_FEATURES = {"enrolled-keys"}
+#: usable, but only when nothing plainer exists
+_LAST_RESORT_FEATURES = {"secure-boot", "requires-smm"}
 
 
 @dataclass(frozen=True)
 class Ovmf:
-    """A CODE image (read-only pflash) and the VARS template it pairs with."""
+    """A CODE image (read-only pflash) and the VARS template it pairs with.
+
+    `requires_smm`: an SMM build (Debian's only IA32 OVMF is one); QEMU must then run
+    `-machine q35,smm=on` with secure pflash. Its empty VARS template enrolls no keys,
+    so unsigned programs still start.
+    """
 
     code: Path
     vars_template: Path
     descriptor: Path | None = None
+    requires_smm: bool = False
 
 
 def find_qemu() -> Path:
@@ -72,16 +81,18 @@ def _descriptor_files() -> list[Path]:
     return [chosen[name] for name in sorted(chosen)]
 
 
-def _from_descriptor(path: Path, qemu_arch: str) -> Ovmf | None:
+def _from_descriptor(path: Path, qemu_arch: str) -> tuple[int, Ovmf] | None:
+    """(rank, firmware) for a usable descriptor: rank 0 plain, 1 Secure Boot/SMM without keys."""
     try:
         desc = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if "uefi" not in desc.get("interface-types", []):
         return None
-    if any(t.get("architecture") == qemu_arch for t in desc.get("targets", [])) is False:
+    if not any(t.get("architecture") == qemu_arch for t in desc.get("targets", [])):
         return None
-    if _REJECTED_FEATURES & set(desc.get("features", [])):
+    features = set(desc.get("features", []))
+    if _REJECTED_FEATURES & features:
         return None
     mapping = desc.get("mapping", {})
     if mapping.get("device") != "flash":
@@ -90,7 +101,8 @@ def _from_descriptor(path: Path, qemu_arch: str) -> Ovmf | None:
     template = mapping.get("nvram-template", {}).get("filename")
     if not code or not template or not Path(code).is_file() or not Path(template).is_file():
         return None
-    return Ovmf(Path(code), Path(template), path)
+    rank = 1 if _LAST_RESORT_FEATURES & features else 0
+    return rank, Ovmf(Path(code), Path(template), path, requires_smm="requires-smm" in features)
 
 
 def find_ovmf(arch: str = "amd64") -> Ovmf:
@@ -101,13 +113,12 @@ def find_ovmf(arch: str = "amd64") -> Ovmf:
         if not (Path(env_code).is_file() and Path(env_vars).is_file()):
             raise ToolError(f"PEBUILD_OVMF_CODE/PEBUILD_OVMF_VARS do not name files: {env_code}, {env_vars}")
         return Ovmf(Path(env_code), Path(env_vars))
-    for descriptor in _descriptor_files():
-        found = _from_descriptor(descriptor, qemu_arch)
-        if found:
-            return found
+    candidates = [found for d in _descriptor_files() if (found := _from_descriptor(d, qemu_arch))]
+    if candidates:
+        return min(candidates, key=lambda c: c[0])[1]  # stable: file-name order within a rank
     for code, template in FALLBACK_OVMF[qemu_arch]:
         if Path(code).is_file() and Path(template).is_file():
-            return Ovmf(Path(code), Path(template))
+            return Ovmf(Path(code), Path(template), requires_smm="secboot" in Path(code).name)
     package = OVMF_PACKAGE[qemu_arch]
     raise ToolError(
         f"no OVMF UEFI firmware for {qemu_arch} found (looked at QEMU firmware descriptors and known paths): "

@@ -44,7 +44,7 @@ def choose_accel(kvm: str, firmware: str, arch: str) -> str:
 def probe_kvm(firmware: str, arch: str = "amd64") -> bool:
     """Boot a marker program under KVM; True only if it prints and powers off in time."""
     from pebuild.qemu.firmware import find_ovmf, find_qemu
-    from pebuild.qemu.runner import kill_process_group
+    from pebuild.qemu.runner import kill_process_group, smm_machine_args
     from pebuild.sample.stubs import bios_program, efi_program
 
     marker = f"PEBUILD-KVM-PROBE {os.urandom(4).hex()}"
@@ -60,7 +60,7 @@ def probe_kvm(firmware: str, arch: str = "amd64") -> bool:
             boot.mkdir(parents=True)
             name = "BOOTIA32.EFI" if arch == "x86" else "BOOTX64.EFI"
             (boot / name).write_bytes(efi_program(marker, arch))
-            cmd += ["-machine", "q35"]
+            cmd += smm_machine_args(ovmf.requires_smm)
             cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={ovmf.code}"]
             cmd += ["-drive", f"if=pflash,format=raw,unit=1,file={work / 'vars.fd'}"]
             cmd += ["-drive", f"file=fat:rw:{work / 'esp'},format=raw,if=ide"]

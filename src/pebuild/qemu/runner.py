@@ -146,7 +146,7 @@ def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
         ovmf = find_ovmf(req.arch)
         vars_copy = run.workdir / "vars.fd"
         shutil.copyfile(ovmf.vars_template, vars_copy)  # OVMF writes Boot#### entries (pitfall 3)
-        cmd += ["-machine", "q35"]
+        cmd += smm_machine_args(ovmf.requires_smm)
         cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={_opt(ovmf.code)}"]
         cmd += ["-drive", f"if=pflash,format=raw,unit=1,file={_opt(vars_copy)}"]
     else:
@@ -174,6 +174,13 @@ def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
             cmd += ["-device", "virtio-net-pci,netdev=n0,romfile="]  # OVMF's own PXE (qemu.md §3)
         cmd += ["-boot", "order=n,reboot-timeout=0"]
     return cmd
+
+
+def smm_machine_args(requires_smm: bool) -> list[str]:
+    """q35, plus SMM and secure pflash for OVMF builds that need them (Debian's IA32 OVMF)."""
+    if not requires_smm:
+        return ["-machine", "q35"]
+    return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"]
 
 
 def validate(req: SmokeRequest) -> None:
