@@ -63,8 +63,8 @@ smoke: setup
 demo: setup
 	@mkdir -p $(DEMO_DIR)
 	$(PEBUILD) make amd64 --recipe recipes/capture.toml --source sample -o $(DEMO_DIR)/winpe.iso --manifest $(DEMO_DIR)/manifest.json
-	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware bios
-	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware uefi
+	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com'
+	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi'
 
 clean:
 	rm -rf build .pytest_cache
