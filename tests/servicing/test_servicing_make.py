@@ -181,3 +181,56 @@ def test_make_refuses_bad_servicing(
     assert_one_line_error(proc, 3)
     assert fragment in proc.stderr
     assert not (tmp_path / "o.iso").exists()
+
+
+@pytest.mark.parametrize("arch", ["x86", "amd64"])
+def test_shipped_deploy_recipe_on_the_sample_source(run_pebuild, tmp_path: Path, kit, arch: str) -> None:
+    """recipes/deploy.toml built from the sample source: its real hives edited, the rest unchanged."""
+    media = tmp_path / "media"
+    cache = tmp_path / "cache"
+    run_pebuild(
+        "make",
+        arch,
+        "--recipe",
+        str(REPO_ROOT / "recipes" / "deploy.toml"),
+        "--source",
+        "sample",
+        "-o",
+        str(tmp_path / "deploy.iso"),
+        "--media-dir",
+        str(media),
+        env={"SOURCE_DATE_EPOCH": "1700000000", "XDG_CACHE_HOME": str(cache)},
+        check=True,
+    )
+    (source_wim,) = cache.glob(f"pebuild/sample/*/{arch}/**/winpe.wim")
+    boot_wim = media / "sources" / "boot.wim"
+    for hive, changed_key in (
+        ("SYSTEM", "[\\ControlSet001\\Services\\FBWF]"),
+        ("SOFTWARE", "[\\Microsoft\\Windows NT\\CurrentVersion\\WinPE]"),
+        ("DEFAULT", "[\\Console]"),
+    ):
+        before = kit.export_blocks(
+            kit.hivex_export(extract(source_wim, f"/Windows/System32/config/{hive}", tmp_path / "src" / hive))
+        )
+        after = kit.export_blocks(
+            kit.hivex_export(extract(boot_wim, f"/Windows/System32/config/{hive}", tmp_path / "out" / hive))
+        )
+        assert {k: v for k, v in after.items() if k != changed_key} == {
+            k: v for k, v in before.items() if k != changed_key
+        }, hive
+        edited = {'"WinPECacheThreshold"', '"InstRoot"', '"QuickEdit"'}
+        kept = {line for line in before.get(changed_key, []) if line.split("=")[0] not in edited}
+        assert kept <= set(after[changed_key])  # the key's other values survive
+        expected = {
+            "SYSTEM": '"WinPECacheThreshold"=dword:00000080',
+            "SOFTWARE": '"InstRoot"=hex(1):58,00,3a,00,5c,00,00,00',
+            "DEFAULT": '"QuickEdit"=dword:00000001',
+        }[hive]
+        assert expected in after[changed_key]
+    startnet = extract(boot_wim, "/Windows/System32/startnet.cmd", tmp_path / "s").read_text()
+    assert "/unattend:X:\\WDSClientUnattend.xml" in startnet
+    ns = {"u": "urn:schemas-microsoft-com:unattend"}
+    client = ET.fromstring(extract(boot_wim, "/WDSClientUnattend.xml", tmp_path / "u").read_bytes())
+    assert {c.get("processorArchitecture") for c in client.iter(f"{{{ns['u']}}}component")} == {arch}
+    sysprep = extract(boot_wim, "/Deploy/sysprep.inf", tmp_path / "d").read_bytes()
+    assert b"ComputerName=%MACHINENAME%\r\n" in sysprep
