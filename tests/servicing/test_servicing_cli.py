@@ -239,3 +239,25 @@ def test_reproducible_wim_edit(run_pebuild, image_wim: Path, tmp_path: Path) -> 
     assert infos[0] == infos[1]
     hives = [extract(w, "Windows/System32/config/SYSTEM", tmp_path / w.stem).read_bytes() for w in copies]
     assert hives[0] == hives[1]
+
+
+def test_query_agrees_with_regipy(run_pebuild, image_wim: Path, tmp_path: Path) -> None:
+    from regipy.registry import RegistryHive
+
+    out = json.loads(
+        run_pebuild("reg", "query", str(image_wim), "HKLM\\SYSTEM\\Select", "--json", check=True).stdout
+    )
+    hive = RegistryHive(str(extract(image_wim, "Windows/System32/config/SYSTEM", tmp_path / "s")))
+    ref = {v.name: v.value for v in hive.get_key("\\Select").iter_values()}
+    assert {v["name"]: v["data"] for v in out["values"]} == ref
+    text = run_pebuild(
+        "reg", "query", str(image_wim), "HKLM\\SYSTEM\\CurrentControlSet\\Services", check=True
+    ).stdout
+    assert "HKLM\\SYSTEM\\CurrentControlSet\\Services\\FBWF" in text.splitlines()
+    one = json.loads(
+        run_pebuild(
+            "reg", "query", str(image_wim), "HKLM\\SYSTEM\\Setup", "CmdLine", "--json", check=True
+        ).stdout
+    )
+    assert one["values"] == [{"name": "CmdLine", "type": "REG_SZ", "data": "winpeshl.exe"}]
+    assert_one_line_error(run_pebuild("reg", "query", str(image_wim), "HKLM\\SYSTEM\\Setup", "Nope"), 2)

@@ -21,6 +21,7 @@ Examples:
   pebuild reg delete SYSTEM 'ControlSet001\\Services\\X' Start           delete a value in a hive file
   pebuild reg export boot.wim:1 'HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\WinPE' -o winpe.reg
   pebuild reg import boot.wim:1 tweaks.reg                               REGEDIT4 or v5, UTF-16 or 8-bit
+  pebuild reg query boot.wim:1 'HKLM\\SYSTEM\\Select' --json               values and subkeys
 """
 
 
@@ -122,6 +123,67 @@ def reg_import(target: str, reg_file: str, as_json: bool) -> None:
         count = session.editor.apply_reg(parsed)
         changed = session.commit()
     _report(changed, target, as_json, {"operations": count})
+
+
+_TYPE_NAMES = {
+    0: "REG_NONE",
+    1: "REG_SZ",
+    2: "REG_EXPAND_SZ",
+    3: "REG_BINARY",
+    4: "REG_DWORD",
+    5: "REG_DWORD_BIG_ENDIAN",
+    6: "REG_LINK",
+    7: "REG_MULTI_SZ",
+    11: "REG_QWORD",
+}
+
+
+@reg.command("query", epilog=REG_EXAMPLES)
+@click.argument("target")
+@click.argument("key")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (values decoded, binary as hex).")
+def reg_query(target: str, key: str, name: str | None, as_json: bool) -> None:
+    """List KEY's values and subkeys (or one value NAME), like `reg query`."""
+    from pebuild.errors import PebuildError, UsageError
+    from pebuild.hive import decode_data
+
+    with _session(target, write=False) as session:
+        node = session.editor.open_key(key)
+        if node is None:
+            raise UsageError(f"registry key not found: {key}")
+        values = list(node.values)
+        if name is not None:
+            wanted = "" if name == "@" else name
+            values = [v for v in values if v.name.lower() == wanted.lower()]
+            if not values:
+                raise UsageError(f"not found: {key} value {name!r}")
+        rows = []
+        for v in values:
+            try:
+                data = decode_data(v.type, bytes(v.data))
+            except (PebuildError, ValueError, UnicodeDecodeError):  # odd lengths etc.: raw bytes
+                data = bytes(v.data)
+            rows.append(
+                {
+                    "name": v.name,
+                    "type": _TYPE_NAMES.get(v.type, f"REG_{v.type:#x}"),
+                    "data": data.hex(" ") if isinstance(data, bytes) else data,
+                }
+            )
+        subkeys = [k.name for k in node.subkeys] if name is None else []
+    if as_json:
+        emit_json({"target": target, "key": key, "values": rows, "subkeys": subkeys})
+        return
+    click.echo(key)
+    for row in rows:
+        data = row["data"]
+        shown = (
+            f"{data:#x}" if isinstance(data, int) else "\\0".join(data) if isinstance(data, list) else data
+        )
+        click.echo(f"    {row['name'] or '(Default)'}    {row['type']}    {shown}")
+    for sub in subkeys:
+        click.echo(f"{key}\\{sub}")
 
 
 PE_EXAMPLES = """\
