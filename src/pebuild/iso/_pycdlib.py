@@ -47,6 +47,7 @@ def pinned_clock(epoch: int, seed: str) -> Iterator[None]:
         localtime=lambda secs=None: _time.gmtime(epoch if secs is None else secs),
         gmtime=lambda secs=None: _time.gmtime(epoch if secs is None else secs),
         strftime=_time.strftime,
+        strptime=_time.strptime,
         struct_time=_time.struct_time,
         mktime=_time.mktime,
     )

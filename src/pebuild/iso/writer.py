@@ -75,8 +75,9 @@ def write_iso(req: IsoRequest, progress: Progress | None = None) -> IsoResult:
         raise UsageError(f"BIOS load segment must be 0-0xFFFF, got {req.bios_load_segment:#x}")
     tree = scan_media(Path(req.media_dir))
     _check_output(Path(req.output))
-    target = Path(req.output).resolve()
-    tree.files = [f for f in tree.files if f.path.resolve() != target]  # an old output inside the tree
+    old_output = _rel_inside(Path(req.output), tree.root.resolve())
+    if old_output is not None:  # an earlier ISO inside the media tree does not go into the new one
+        tree.files = [f for f in tree.files if f.rel != old_output]
     epoch = build_time(req.timestamp)
     with pinned_clock(epoch, f"{label}\x1f{epoch}"):
         iso = _build(req, tree, label, bios, uefi, uefi_size)
