@@ -45,6 +45,7 @@ def test_kit_layout_matches_the_adk(kits: dict[str, Path], arch: str) -> None:
         f"{WPE}/{arch}/Media/EFI/Microsoft/Boot/BCD",
         f"{WPE}/{arch}/Media/EFI/Microsoft/Boot/Fonts/wgl4_boot.ttf",
         f"{WPE}/{arch}/Media/Boot/Fonts/wgl4_boot.ttf",
+        f"{WPE}/{arch}/Media/Boot/boot.sdi",
         f"{WPE}/{arch}/Media/en-us/bootmgr.efi.mui",
         f"Deployment Tools/{arch}/Oscdimg/efisys.bin",
         f"Deployment Tools/{arch}/Oscdimg/efisys_noprompt.bin",
@@ -123,6 +124,8 @@ def test_winpe_wim_verifies_and_lists_the_winpe_tree(kits: dict[str, Path]) -> N
         "/Windows/Boot/DVD/PCAT/BCD",
         "/Windows/Boot/DVD/PCAT/etfsboot.com",
         "/Windows/Boot/DVD/EFI/BCD",
+        "/Windows/Boot/DVD/EFI/boot.sdi",
+        "/Windows/Boot/DVD/PCAT/boot.sdi",
         "/Windows/Boot/DVD/EFI/en-US/efisys.bin",
         "/Windows/Boot/DVD/EFI/en-US/efisys_noprompt.bin",
         "/Windows/Boot/PXE/pxeboot.n12",
@@ -191,6 +194,13 @@ def test_bcd_stores_open_in_hivex(kits: dict[str, Path]) -> None:
             ["hivexregedit", "--export", str(bcd), "\\"], check=True, capture_output=True, text=True
         ).stdout
         assert "[\\Objects\\{9dea862c-5cdd-4e70-acc1-f32b344d4795}]" in out  # {bootmgr}
+
+
+def test_boot_sdi_has_the_microsoft_header_shape(kits: dict[str, Path]) -> None:
+    sdi = (kits["arm64"] / WPE / "arm64" / "Media" / "Boot" / "boot.sdi").read_bytes()
+    assert len(sdi) == 3_170_304 and sdi[:8] == b"$SDI0001"
+    assert sum(sdi[:512]) % 256 == 0  # header checksum rule (formats.md 3.1)
+    assert sdi[0x400:0x404] == b"PART"  # first TOC entry: the NTFS ramdisk partition
 
 
 def _tree_digest(root: Path) -> str:

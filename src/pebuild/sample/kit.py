@@ -31,7 +31,7 @@ from pebuild.sample.hives import sample_hives
 from pebuild.sample.stubs import ARCHES, bios_program, efi_program, pe_standin
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
-KIT_FORMAT = 1
+KIT_FORMAT = 2
 #: the default time stamp of every file, hive and WIM entry: 2024-01-01T00:00:00Z
 SAMPLE_EPOCH = 1_704_067_200
 WPE = "Windows Preinstallation Environment"
@@ -94,13 +94,10 @@ def _bcds(arch: str, timestamp: int) -> dict[str, bytes]:
     return stores
 
 
-def _boot_sdi(timestamp: int) -> bytes | None:
-    """boot.sdi from pebuild.sdi; None while that module is not part of this build."""
-    try:
-        from pebuild.sdi import create_sdi
-    except ImportError:
-        return None
-    return create_sdi(timestamp=timestamp)
+def _boot_sdi(timestamp: int) -> bytes:
+    from pebuild.sdi import create_sdi
+
+    return bytes(create_sdi(timestamp=timestamp))
 
 
 def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
@@ -121,9 +118,7 @@ def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
         for name in ("pxeboot.n12", "pxeboot.com", "abortpxe.com", "wdsnbp.com"):
             files[f"pxe/{name}"] = bios_program(marker(name))
         files["pxe/bootmgr.exe"] = pe_standin("bootmgr.exe", "x86", "boot_application")
-    sdi = _boot_sdi(timestamp)
-    if sdi is not None:
-        files["boot.sdi"] = sdi
+    files["boot.sdi"] = _boot_sdi(timestamp)
     files.update(_bcds(arch, timestamp))
     for font in FONTS:
         files[f"fonts/{font}"] = f"pebuild sample stand-in for {font}; not a font\n".encode()
@@ -150,16 +145,14 @@ def _image_tree(stage: Path, arch: str, files: dict[str, bytes], timestamp: int)
     _put(stage, "Windows/Boot/DVD/EFI/BCD", files["bcd-efi"])
     _put(stage, "Windows/Boot/DVD/EFI/en-US/efisys.bin", files["efisys.bin"])
     _put(stage, "Windows/Boot/DVD/EFI/en-US/efisys_noprompt.bin", files["efisys_noprompt.bin"])
-    if "boot.sdi" in files:
-        _put(stage, "Windows/Boot/DVD/EFI/boot.sdi", files["boot.sdi"])
+    _put(stage, "Windows/Boot/DVD/EFI/boot.sdi", files["boot.sdi"])
     if arch in BIOS_ARCHES:
         _put(stage, f"{s32}/boot/winload.exe", files["winload.exe"])
         _put(stage, "Windows/Boot/PCAT/bootmgr", files["bootmgr"])
         _put(stage, "Windows/Boot/PCAT/bootfix.bin", files["bootfix.bin"])
         _put(stage, "Windows/Boot/DVD/PCAT/BCD", files["bcd-pcat"])
         _put(stage, "Windows/Boot/DVD/PCAT/etfsboot.com", files["etfsboot.com"])
-        if "boot.sdi" in files:
-            _put(stage, "Windows/Boot/DVD/PCAT/boot.sdi", files["boot.sdi"])
+        _put(stage, "Windows/Boot/DVD/PCAT/boot.sdi", files["boot.sdi"])
         for name in ("pxeboot.n12", "pxeboot.com", "bootmgr.exe", "abortpxe.com", "wdsnbp.com"):
             _put(stage, f"Windows/Boot/PXE/{name}", files[f"pxe/{name}"])
     for font in FONTS:
@@ -179,8 +172,7 @@ def _media_tree(media: Path, arch: str, files: dict[str, bytes]) -> None:
     )  # the ADK ships bootmgfw.efi under this name
     _put(media, "EFI/Microsoft/Boot/BCD", files["bcd-efi"])
     _put(media, "EFI/Microsoft/Boot/en-us/bootmgfw.efi.mui", pe_standin("bootmgfw.efi.mui", arch, "windows"))
-    if "boot.sdi" in files:
-        _put(media, "Boot/boot.sdi", files["boot.sdi"])
+    _put(media, "Boot/boot.sdi", files["boot.sdi"])
     if arch in BIOS_ARCHES:
         _put(media, "bootmgr", files["bootmgr"])
         _put(media, "Boot/BCD", files["bcd-pcat"])
@@ -235,13 +227,11 @@ def _populate(root: Path, arch: str, timestamp: int) -> dict[str, object]:
     _media_tree(arch_dir / "Media", arch, files)
     _tools(root, arch, files)
     (root / "README.txt").write_text(README.format(arch=arch))
-    missing = [] if "boot.sdi" in files else ["boot.sdi (pebuild.sdi not available)"]
     info: dict[str, object] = {
         "arch": arch,
         "kit_format": KIT_FORMAT,
         "pebuild": __version__,
         "timestamp": timestamp,
-        "missing": missing,
         "note": "synthetic stand-in for the Windows ADK; see README.txt",
     }
     (root / STAMP).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
