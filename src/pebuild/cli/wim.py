@@ -7,11 +7,26 @@ a TTY or with --quiet).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from pebuild.cli._common import emit_json, progress_display
+from pebuild.cli._common import emit_json, is_quiet
+from pebuild.cli._common import progress_display as _bar
+from pebuild.progress import Progress
+
+
+@contextlib.contextmanager
+def progress_display(description: str) -> Iterator[Progress | None]:
+    """The rich bar, or None when quiet: then libwim never calls back into Python."""
+    if is_quiet():
+        yield None
+        return
+    with _bar(description, quiet=False) as progress:
+        yield progress
+
 
 _COMPRESS = click.Choice(["lzx", "xpress", "lzms", "none"], case_sensitive=False)
 

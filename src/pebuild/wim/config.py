@@ -6,10 +6,10 @@ Sections (case-insensitive, as DISM reads them):
   directory is left out with everything below it.
 * ``[ExclusionException]``: globs captured even when an exclusion matches.
 * ``[CompressionExclusionList]``: globs DISM stores uncompressed. libwim has no
-  per-file compression switch, so pebuild parses, validates and keeps these
-  (they round-trip through `to_ini`) but does not hand them to libwim, which
-  would reject the section; every file gets the WIM's compression. The WIM is
-  still valid and equivalent in content (docs/wim.md).
+  per-file compression switch (it reads and ignores this section), so pebuild
+  parses, validates and keeps these (they round-trip through `to_ini`) and
+  every file gets the WIM's compression. The files are still captured, and
+  the WIM is equivalent in content (docs/wim.md).
 * ``[PrepopulateList]`` (wimlib, WIMBoot) and ``[AlignmentList]`` (old imagex)
   are accepted; AlignmentList is ignored like CompressionExclusionList.
 

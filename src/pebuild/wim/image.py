@@ -137,7 +137,6 @@ class Wim:
         self._bridge = bridge
         self._writable = writable
         self._tmp: Path | None = None
-        L.lib().wimlib_register_progress_function(self._handle, bridge.cfunc, None)
 
     # ---------------------------------------------------------------- life cycle
 
@@ -161,9 +160,8 @@ class Wim:
             flags |= L.WIMLIB_OPEN_FLAG_CHECK_INTEGRITY
         bridge = _ProgressBridge()
         handle = L.WIMStruct_p()
-        code = L.lib().wimlib_open_wim_with_progress(
-            L.encode(p), flags, ctypes.byref(handle), bridge.cfunc, None
-        )
+        cfunc = bridge.cfunc if check else L.wimlib_progress_func_t()  # only integrity checks report
+        code = L.lib().wimlib_open_wim_with_progress(L.encode(p), flags, ctypes.byref(handle), cfunc, None)
         if code == L.WIMLIB_ERR_READ and os.path.getsize(p) < 208:
             code = L.WIMLIB_ERR_UNEXPECTED_END_OF_FILE  # shorter than a WIM header: truncated
         L.check(code, "cannot open WIM", p, default=FormatError)
@@ -213,6 +211,9 @@ class Wim:
         path: str | None = None,
         default: type[PebuildError] = FormatError,
     ) -> None:
+        # Only a caller that wants progress pays for libwim calling back into Python.
+        cfunc = self._bridge.cfunc if progress is not None else L.wimlib_progress_func_t()
+        L.lib().wimlib_register_progress_function(self.handle, cfunc, None)
         with self._bridge.active(progress):
             code = fn(*args)
         self._bridge.reraise()

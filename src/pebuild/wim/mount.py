@@ -37,9 +37,9 @@ from pebuild.progress import Progress, ProgressEvent
 from pebuild.wim.image import Wim
 from pebuild.wim.model import AddCommand, DeleteCommand, UpdateCommand
 
-STATE_VERSION = 1
-#: entry tuple: (kind 'f'|'d'|'l', size, mtime_ns, ctime_ns, inode, symlink target or '')
-Entry = tuple[str, int, int, int, int, str]
+STATE_VERSION = 2
+#: casefolded image path -> (path 'a/b', kind 'f'|'d'|'l'|'o', size, mtime_ns, ctime_ns, inode, symlink target)
+Entry = tuple[str, str, int, int, int, int, str]
 
 
 def state_dir() -> Path:
@@ -115,7 +115,9 @@ def _wim_header_sha256(path: str) -> str:
     return hashlib.sha256(bytes(header)).hexdigest()
 
 
-def _load(dir_path: str | os.PathLike[str]) -> tuple[MountRecord, dict[str, Entry]]:
+def _load(
+    dir_path: str | os.PathLike[str], *, need_entries: bool = True
+) -> tuple[MountRecord, dict[str, Entry]]:
     real = _real(dir_path)
     path = state_dir() / f"{_key(real)}.json"
     try:
@@ -124,9 +126,9 @@ def _load(dir_path: str | os.PathLike[str]) -> tuple[MountRecord, dict[str, Entr
         raise StateError("not a pebuild mount (see `pebuild mounts`)", path=os.fspath(dir_path)) from None
     except (OSError, ValueError) as exc:
         raise StateError(f"mount state is unreadable ({exc}); run `pebuild discard`", path=path) from None
-    record = MountRecord(**data["record"])
-    entries = {k: tuple(v) for k, v in data["entries"].items()}
-    return record, entries  # type: ignore[return-value]
+    if need_entries and data.get("version") != STATE_VERSION:
+        raise StateError("mount state is from another pebuild version; run `pebuild discard`", path=path)
+    return MountRecord(**data["record"]), data["entries"] if need_entries else {}
 
 
 def _save(record: MountRecord, entries: dict[str, Entry]) -> None:
@@ -167,38 +169,36 @@ def _locked(name: str, what: str) -> Iterator[None]:
 
 
 def scan_tree(root: str) -> dict[str, Entry]:
-    """Every path below root ('a/b', '/' separated) with what commit compares."""
+    """Every path below root, keyed without case (Windows cannot hold two names that differ only in case)."""
     entries: dict[str, Entry] = {}
     stack = [("", root)]
+    isdir, islnk, isreg = stat.S_ISDIR, stat.S_ISLNK, stat.S_ISREG
     while stack:
         rel_dir, abs_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
         with os.scandir(abs_dir) as it:
             for de in it:
-                rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
+                rel = prefix + de.name
                 st = de.stat(follow_symlinks=False)
                 mode = st.st_mode
-                if stat.S_ISDIR(mode):
-                    entries[rel] = ("d", 0, 0, 0, st.st_ino, "")
+                if isreg(mode):
+                    entry = (rel, "f", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                elif isdir(mode):
+                    entry = (rel, "d", 0, 0, 0, st.st_ino, "")
                     stack.append((rel, de.path))
-                elif stat.S_ISLNK(mode):
-                    entries[rel] = ("l", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, os.readlink(de.path))
-                elif stat.S_ISREG(mode):
-                    entries[rel] = ("f", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                elif islnk(mode):
+                    entry = (rel, "l", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, os.readlink(de.path))
                 else:
-                    entries[rel] = ("o", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                    entry = (rel, "o", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                key = rel.casefold()
+                other = entries.get(key)
+                if other is not None:
+                    raise UsageError(
+                        f"{other[0]!r} and {rel!r} differ only in case; Windows images cannot hold both",
+                        path=root,
+                    )
+                entries[key] = entry
     return entries
-
-
-def _fold(entries: dict[str, Entry]) -> dict[str, str]:
-    """casefolded path -> path; two paths equal without case are refused (Windows cannot hold both)."""
-    folded: dict[str, str] = {}
-    for path in entries:
-        key = path.casefold()
-        other = folded.get(key)
-        if other is not None:
-            raise UsageError(f"{other!r} and {path!r} differ only in case; Windows images cannot hold both")
-        folded[key] = path
-    return folded
 
 
 def _parent_keys(key: str) -> Iterator[str]:
@@ -219,70 +219,59 @@ def diff_tree(
     root: str, old: dict[str, Entry], new: dict[str, Entry], wim: Wim | None = None, index: int = 1
 ) -> tuple[list[UpdateCommand], CommitResult]:
     """The update commands that turn the mounted image (`old`) into the directory (`new`)."""
-    old_keys = _fold(old)
-    new_keys = _fold(new)
     result = CommitResult()
+    removed = {k for k, o in old.items() if (n := new.get(k)) is None or n[1] != o[1]}
+    removed_dirs = {k for k in removed if old[k][1] == "d"}
     deletes: list[UpdateCommand] = []
-    adds: list[UpdateCommand] = []
-    removed: set[str] = set()  # keys whose old entry is deleted (or replaced by another type)
-    removed_dirs: set[str] = set()  # ... of which directories: their subtrees go with them
-    added_dirs: set[str] = set()  # new directories added whole, with their subtrees
-
-    for key in sorted(old_keys):
+    for key in sorted(removed):
         if removed_dirs and any(p in removed_dirs for p in _parent_keys(key)):
-            continue
-        path = old_keys[key]
-        new_path = new_keys.get(key)
-        if new_path is None or old[path][0] != new[new_path][0]:
-            is_dir = old[path][0] == "d"
-            removed.add(key)
-            if is_dir:
-                removed_dirs.add(key)
-            deletes.append(DeleteCommand(path, recursive=is_dir))
-            result.deleted.append(path)
+            continue  # goes with its deleted directory
+        path, kind = old[key][0], old[key][1]
+        deletes.append(DeleteCommand(path, recursive=kind == "d"))
+        result.deleted.append(path)
 
-    for key in sorted(new_keys):
+    added: list[str] = []
+    modified: list[str] = []
+    for key, n in new.items():
+        o = old.get(key)
+        if o is None or key in removed:
+            added.append(key)
+        elif n[1] != "d" and _changed(o, n, root, wim, index):
+            modified.append(key)
+    added_dirs = {k for k in added if new[k][1] == "d"}
+    adds: list[UpdateCommand] = []
+    for key in sorted(added):
         if added_dirs and any(p in added_dirs for p in _parent_keys(key)):
-            continue
-        path = new_keys[key]
-        kind = new[path][0]
-        old_path = old_keys.get(key)
-        if old_path is not None and key not in removed:
-            if kind == "d" or not _changed(old[old_path], new[path], root, path, wim, index, old_path):
-                continue
-            adds.append(AddCommand(os.path.join(root, path), old_path))
-            result.modified.append(old_path)
-            continue
+            continue  # comes with its new directory
+        path, kind = new[key][0], new[key][1]
         if kind == "o":
             raise UsageError(
                 "special files (devices, FIFOs, sockets) cannot go into a WIM", path=os.path.join(root, path)
             )
-        if kind == "d":
-            added_dirs.add(key)
         adds.append(AddCommand(os.path.join(root, path), path))
         result.added.append(path)
+    for key in sorted(modified):
+        adds.append(AddCommand(os.path.join(root, new[key][0]), old[key][0]))
+        result.modified.append(old[key][0])
     return deletes + adds, result
 
 
-def _changed(
-    old: Entry, new: Entry, root: str, path: str, wim: Wim | None, index: int, image_path: str
-) -> bool:
-    kind = new[0]
-    if kind == "l":
-        return old[5] != new[5]
-    if old[1] != new[1] or old[2] != new[2]:
+def _changed(old: Entry, new: Entry, root: str, wim: Wim | None, index: int) -> bool:
+    if new[1] == "l":
+        return old[6] != new[6]  # symlink target
+    if old[2] != new[2] or old[3] != new[3]:
         return True  # size or mtime
-    if old[3] == new[3] and old[4] == new[4]:
-        return False  # same inode, never touched since the mount recorded it
-    # ctime/inode moved but size and mtime did not (chmod, cp --preserve, an editor that
-    # restores mtime): ask libwim for the SHA-1 it stores and hash the file.
+    if old[4] == new[4] and old[5] == new[5]:
+        return False  # same ctime and inode: untouched since the mount recorded it
+    # ctime/inode moved but size and mtime did not (chmod, cp -p, an editor that restores
+    # mtime): compare with the SHA-1 libwim stores for the file.
     if wim is None:
         return True
-    entries = wim.entries(index, image_path, recursive=False)
+    entries = wim.entries(index, old[0], recursive=False)
     stored = entries[0].sha1 if entries else None
     if stored is None:
-        return new[1] != 0
-    return _sha1(os.path.join(root, path)) != stored
+        return new[2] != 0
+    return _sha1(os.path.join(root, new[0])) != stored
 
 
 # ---------------------------------------------------------------- operations
@@ -425,7 +414,7 @@ def _clear_dir(path: Path, *, remove: bool) -> None:
 
 def discard(dir_path: str | os.PathLike[str]) -> MountRecord:
     """Forget a mount (stale or not): remove what mount extracted and the state file."""
-    record, _ = _load(dir_path)
+    record, _ = _load(dir_path, need_entries=False)
     with _locked(_key(record.dir), "this mount"):
         _clear_dir(Path(record.dir), remove=record.created_dir)
         record.state_file.unlink(missing_ok=True)
@@ -450,4 +439,4 @@ def list_mounts() -> list[MountStatus]:
 
 
 def mount_record(dir_path: str | os.PathLike[str]) -> MountRecord:
-    return _load(dir_path)[0]
+    return _load(dir_path, need_entries=False)[0]
