@@ -121,9 +121,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-usb-", dir=os.environ.get("TMPDIR", "/var/tmp")) as tmp:
         root = Path(tmp)
-        fs_type = subprocess.run(
-            ["stat", "-f", "-c", "%T", tmp], capture_output=True, text=True
-        ).stdout.strip()
+        df = subprocess.run(["df", "--output=fstype", tmp], capture_output=True, text=True).stdout.split()
+        fs_type = df[-1] if len(df) > 1 else "unknown"
         trees = [
             ("WinPE-like: 400 MB boot.wim + 300 small files", make_winpe_tree(root), 600),
             ("many small files: 3000 x 1-16 KiB in 210 dirs", make_small_tree(root), 128),
@@ -151,7 +150,7 @@ def main() -> None:
         "shared with other jobs during the run, so absolute times are noisy; the ratio is the figure to read.",
         "Reference: `truncate` + `sfdisk` (MBR) + `mkfs.vfat -F 32 --offset 2048` + `mcopy -s` of the same tree "
         "into the same image size. pebuild's time includes starting Python and the CLI. "
-        f"Trees and images on one {''.join(fs_type) or 'unknown'} file system. Load average (1 min) "
+        f"Trees and images on one {fs_type} file system. Load average (1 min) "
         f"{load_before:.1f} before and {load_after:.1f} after the run.",
         "",
         "| tree | files | data MiB | image MiB | pebuild usb (s) | mkfs.vfat + mcopy (s) | speed-up | pebuild peak RSS (MiB) |",
