@@ -167,7 +167,7 @@ def _hang_disk(path: Path) -> Path:
 
 def test_timeout_kills_qemu(tmp_path: Path, qemu: str) -> None:
     disk = _hang_disk(tmp_path / "hang.img")
-    result = smoke(SmokeRequest(disk, "bios", expect=[M_ETFS], timeout=1.5))
+    result = smoke(SmokeRequest(disk, "bios", expect=[M_ETFS], timeout=1.5, serial_log=tmp_path / "s.log"))
     assert not result.ok and result.reason.startswith("timeout after 1.5 s")
     assert _qemu_pids_for(disk) == []
 
