@@ -211,3 +211,18 @@ def test_commit_lock_refuses_a_second_committer(sample_wim, tmp_path, state_home
         commit(mnt)
     assert commit(mnt).added == ["x.txt"]
     assert mount_record(mnt).commits == 1
+
+
+def test_inconsistent_state_is_refused_and_discardable(sample_wim, wt, tmp_path, state_home):
+    mnt = tmp_path / "m"
+    record = mount(sample_wim, mnt, 2)
+    entries_file = record.state_file.with_suffix(".entries")
+    assert record.state_file.is_file() and entries_file.is_file()
+    assert not str(record.state_file).startswith(str(mnt))  # state lives outside DIR
+    entries_file.write_bytes(b"garbage")
+    before = wt.sha256(sample_wim)
+    with pytest.raises(StateError, match="inconsistent"):
+        commit(mnt)
+    assert wt.sha256(sample_wim) == before
+    discard(mnt)
+    assert not record.state_file.exists() and not entries_file.exists()

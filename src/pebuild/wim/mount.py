@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import marshal
 import os
 import shutil
 import stat
@@ -37,7 +38,7 @@ from pebuild.progress import Progress, ProgressEvent
 from pebuild.wim.image import Wim
 from pebuild.wim.model import AddCommand, DeleteCommand, UpdateCommand
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 #: casefolded image path -> (path 'a/b', kind 'f'|'d'|'l'|'o', size, mtime_ns, ctime_ns, inode, symlink target)
 Entry = tuple[str, str, int, int, int, int, str]
 
@@ -122,31 +123,57 @@ def _load(
     path = state_dir() / f"{_key(real)}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        record = MountRecord(**data["record"])
     except FileNotFoundError:
         raise StateError("not a pebuild mount (see `pebuild mounts`)", path=os.fspath(dir_path)) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise StateError(f"mount state is unreadable ({exc}); run `pebuild discard`", path=path) from None
-    if need_entries and data.get("version") != STATE_VERSION:
+    if not need_entries:
+        return record, {}
+    if data.get("version") != STATE_VERSION:
         raise StateError("mount state is from another pebuild version; run `pebuild discard`", path=path)
-    return MountRecord(**data["record"]), data["entries"] if need_entries else {}
+    try:
+        blob = path.with_suffix(".entries").read_bytes()
+        if hashlib.sha256(blob).hexdigest() != data["entries_sha256"]:
+            raise ValueError("entries do not match the record")
+        entries = marshal.loads(blob)
+    except (OSError, ValueError, EOFError, TypeError, KeyError) as exc:
+        raise StateError(f"mount state is inconsistent ({exc}); run `pebuild discard`", path=path) from None
+    return record, entries
 
 
-def _save(record: MountRecord, entries: dict[str, Entry]) -> None:
-    state_dir().mkdir(parents=True, exist_ok=True)
-    payload = {"version": STATE_VERSION, "record": asdict(record), "entries": entries}
-    data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    # Temp file + rename: a killed process never leaves a half-written state file. No fsync:
-    # the state is bookkeeping, not an output; after a power loss `pebuild mounts` shows
-    # the mount stale or missing and `discard` cleans it (docs/wim.md).
-    tmp = record.state_file.with_suffix(f".{os.getpid()}.tmp")
+def _write_replace(path: Path, data: bytes) -> None:
+    """Temp file + rename: a killed process never leaves a half-written state file.
+
+    No fsync: the state is bookkeeping, not an output; after a power loss
+    `pebuild mounts` shows the mount stale or missing and `discard` cleans it.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, record.state_file)
+        os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write mount state: {exc.strerror}", path=record.state_file) from None
+        raise OutputError(f"cannot write mount state: {exc.strerror}", path=path) from None
+
+
+def _save(record: MountRecord, entries: dict[str, Entry]) -> None:
+    """The record as JSON (readable), the per-path entries in a marshal file beside it.
+
+    The entries go first and the JSON names their SHA-256, so a reader never
+    pairs a record with entries from another commit.
+    """
+    state_dir().mkdir(parents=True, exist_ok=True)
+    blob = marshal.dumps(entries)
+    _write_replace(record.state_file.with_suffix(".entries"), blob)
+    payload = {
+        "version": STATE_VERSION,
+        "record": asdict(record),
+        "entries_sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    _write_replace(record.state_file, json.dumps(payload, indent=1).encode("utf-8"))
 
 
 @contextlib.contextmanager
@@ -418,6 +445,7 @@ def discard(dir_path: str | os.PathLike[str]) -> MountRecord:
     with _locked(_key(record.dir), "this mount"):
         _clear_dir(Path(record.dir), remove=record.created_dir)
         record.state_file.unlink(missing_ok=True)
+        record.state_file.with_suffix(".entries").unlink(missing_ok=True)
     return record
 
 
