@@ -19,7 +19,6 @@ Hives are parsed once, edited in memory through pebuild.hive and serialized in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pebuild.errors import FormatError, SourceError, UsageError
@@ -99,12 +98,6 @@ def current_control_set(hive: Any, where: str) -> str:
     if hive.root.open(name) is None:
         raise FormatError(f"{where}: Select\\Current names {name}, which is not in the hive")
     return name
-
-
-@dataclass
-class ExportedKey:
-    path: str
-    values: list[RegValueEdit] = field(default_factory=list)
 
 
 class RegistryEditor:
