@@ -382,3 +382,11 @@ def test_source_missing_a_required_part(tmp_path: Path, omit: tuple[str, ...], n
     assert f"has no {name} for amd64: looked for " in msg
     assert where in msg and "winpe.wim:Windows/Boot/" in msg  # the tree and the image were both tried
     assert not (tmp_path / "out.iso").exists() and not list(tmp_path.glob(".pebuild-build-*"))
+
+
+def test_keep_on_failure_names_the_kept_directory(tmp_path: Path) -> None:
+    kit = kits.make_adk(tmp_path / "kit", "amd64", tmp_path, tool_arch="x86")
+    with pytest.raises(RecipeError) as info:
+        make(kit, tmp_path, keep=True)
+    kept = list(tmp_path.glob(".pebuild-build-*"))
+    assert len(kept) == 1 and f"(build directory kept: {kept[0]})" in str(info.value)

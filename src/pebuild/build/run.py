@@ -22,7 +22,7 @@ from typing import Any
 from pebuild import clock
 from pebuild.build.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
 from pebuild.build.model import BuildRequest, BuildResult
-from pebuild.errors import RecipeError, SourceError, UsageError
+from pebuild.errors import PebuildError, RecipeError, SourceError, UsageError
 from pebuild.fsutil import atomic_directory, copy_file
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
@@ -76,19 +76,19 @@ def build(req: BuildRequest, progress: Progress | None = None) -> BuildResult:
 
         raise OutputError("cannot write output: directory does not exist", path=root)
     build_dir = Path(tempfile.mkdtemp(prefix=".pebuild-build-", dir=root))
-    ok = False
     try:
         with st.stage("source", str(spec)):
             source = open_source(spec, req.arch)
         with source:
             result = _run(req, recipe, source, build_dir, t, st, progress)
-        ok = True
         return result
+    except PebuildError as exc:
+        if req.keep:
+            exc.message = f"{exc.message} (build directory kept: {build_dir})"
+        raise
     finally:
         if not req.keep:
             shutil.rmtree(build_dir, ignore_errors=True)
-        elif not ok:
-            pass  # kept for inspection; the CLI names it
 
 
 def _variables(req: BuildRequest, recipe: Recipe, source: Any) -> dict[str, Any]:
