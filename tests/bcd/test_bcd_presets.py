@@ -145,6 +145,7 @@ def test_ems_and_options_reach_the_store() -> None:
 def test_presets_are_deterministic() -> None:
     one = presets.create("iso-uefi").serialize(timestamp=42)
     assert one == presets.create("iso-uefi").serialize(timestamp=42)
+    assert presets.create("iso-uefi", timestamp=42).serialize() == one
 
 
 @pytest.mark.parametrize("preset", presets.PRESETS)

@@ -68,7 +68,8 @@ def _check(options: PresetOptions) -> None:
 
 
 def create(preset: str, options: PresetOptions | None = None, timestamp: int | None = None) -> BcdStore:
-    """A complete store for `preset`; `timestamp` only matters when the store is serialized."""
+    """A complete store for `preset`; `timestamp` (Unix seconds) is what `serialize()`/`write()`
+    stamp the hive with unless given one (default: clock.build_time())."""
     if preset not in PRESETS:
         raise UsageError(f"unknown BCD preset {preset!r} (one of {', '.join(PRESETS)})")
     options = options or PresetOptions()
@@ -78,6 +79,7 @@ def create(preset: str, options: PresetOptions | None = None, timestamp: int | N
     _check(options)
     uefi = preset.endswith("uefi")
     store = BcdStore.new()
+    store.timestamp = timestamp
     loader = stable_guid("pebuild-bcd", preset, "osloader")
     ramdisk_options = A["{ramdiskoptions}"]
     ext = "efi" if uefi else "exe"

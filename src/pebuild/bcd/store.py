@@ -55,8 +55,10 @@ def parse_guid_name(name: str) -> uuid.UUID | None:
 class BcdStore:
     """bcdedit's model of a store: resolve, get, set, delete, JSON, serialize."""
 
-    def __init__(self, hive: Hive) -> None:
+    def __init__(self, hive: Hive, timestamp: int | None = None) -> None:
         self.hive = hive
+        #: used by serialize()/write() when they get no timestamp (presets.create(..., timestamp=T))
+        self.timestamp = timestamp
         objects = hive.root.subkey("Objects")
         if objects is None:
             raise FormatError("not a BCD store: the hive has no Objects key")
@@ -241,7 +243,7 @@ class BcdStore:
         return store_from_json(document)
 
     def serialize(self, timestamp: int | None = None, mode: SaveMode = "compact") -> bytes:
-        return self.hive.serialize(mode, timestamp)
+        return self.hive.serialize(mode, timestamp if timestamp is not None else self.timestamp)
 
     def write(
         self, path: str | os.PathLike[str], timestamp: int | None = None, mode: SaveMode = "compact"
