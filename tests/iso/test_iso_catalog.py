@@ -142,3 +142,25 @@ def test_iso_byte_identical_twice(kit, tmp_path, run_pebuild):
         "Eff. Time    : 2024010203040500",
     ):
         assert field in pvd
+
+
+def test_iso_udf_only_boot_image_inside_tree_shares_data(kit, tmp_path):
+    require_tool("xorriso")
+    inside = kit.media / "boot" / "etfsboot.com"
+    inside.write_bytes(kit.bios.read_bytes())
+    iso = tmp_path / "u2.iso"
+    write_iso(IsoRequest(kit.media, iso, inside, kit.uefi, timestamp=0, udf_only=True))
+    boot_lba = int(el_torito_report(iso)[0][7])
+    assert run("isoinfo", "-f", "-i", iso).split() == ["/README.TXT;1"]
+    assert sevenzip_list(iso, "udf")["boot/etfsboot.com"] == 4096
+    # the UDF file and the catalog entry are one extent (a hard link, not a second copy):
+    # the same disc booting the outside copy of the same image is exactly that image larger
+    other = tmp_path / "u2-outside.iso"
+    write_iso(IsoRequest(kit.media, other, kit.bios, kit.uefi, timestamp=0, udf_only=True))
+    assert other.stat().st_size - iso.stat().st_size == 4096
+    with open(iso, "rb") as fh:
+        fh.seek(boot_lba * 2048)
+        assert fh.read(4096) == kit.bios.read_bytes()
+    out = tmp_path / "x"
+    run("7z", "x", "-tudf", f"-o{out}", iso, "boot")
+    assert (out / "boot" / "etfsboot.com").read_bytes() == kit.bios.read_bytes()

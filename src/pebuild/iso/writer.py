@@ -41,6 +41,8 @@ UDF_ONLY_README = (
 )
 APP_IDENT = f"PEBUILD {__version__}"
 COPY_BLOCK = 1 << 20
+#: names the catalog has while it is built; it is then unlinked from every view
+CATALOG_ISO, CATALOG_LONG = "/PEBUILD_BOOT.CAT;1", "/pebuild-boot.catalog"
 JOLIET_LABEL_MAX = 16  # 32 bytes of UCS-2
 UDF_SHORT_LABEL_MAX = 30  # dstring[32] with 8-bit OSTA compression
 
@@ -249,17 +251,21 @@ def _add_boot(
             iso.add_file(str(path), **{**shown.kwargs(), "iso_path": iso_path})
             if not shown.iso:
                 hidden.append(iso_path)
+        elif v is not None:  # in the tree but not in ISO 9660 (-u2): link its data, add nothing
+            iso_path = hidden_path
+            iso.add_hard_link(**_old_path_kwargs(v), iso_new_path=iso_path)
+            hidden.append(iso_path)
         else:
             iso_path = hidden_path
             iso.add_file(str(path), iso_path=iso_path)
             hidden.append(iso_path)
         cat: dict[str, str] = {}
         if index == 0:
-            cat["bootcatfile"] = "/BOOT.CAT;1"
+            cat["bootcatfile"] = CATALOG_ISO
             if joliet:
-                cat["joliet_bootcatfile"] = "/boot.catalog"
+                cat["joliet_bootcatfile"] = CATALOG_LONG
             if req.udf:
-                cat["udf_bootcatfile"] = "/boot.catalog"
+                cat["udf_bootcatfile"] = CATALOG_LONG
         iso.add_eltorito(iso_path, media_name="noemul", **cat, **opts)
     for iso_path in hidden:
         iso.rm_hard_link(iso_path=iso_path)
@@ -269,11 +275,11 @@ def _add_boot(
 
 def _hide_catalog(iso: OrderedPyCdlib, joliet: bool, udf: bool) -> None:
     """oscdimg does not show the boot catalog as a file; neither do we."""
-    iso.rm_hard_link(iso_path="/BOOT.CAT;1")
+    iso.rm_hard_link(iso_path=CATALOG_ISO)
     if joliet:
-        iso.rm_hard_link(joliet_path="/boot.catalog")
+        iso.rm_hard_link(joliet_path=CATALOG_LONG)
     if udf:
-        iso.rm_hard_link(udf_path="/boot.catalog")
+        iso.rm_hard_link(udf_path=CATALOG_LONG)
 
 
 def _set_file_order(iso: OrderedPyCdlib, order: list[str] | None, placed: dict[str, _Views]) -> None:
