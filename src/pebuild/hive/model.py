@@ -147,8 +147,10 @@ class Key:
             self.flags = record.flags
             self.access_bits = record.access_bits
             self._timestamp = record.timestamp
-            self._class_name = _read(
-                hive, lambda img: img.class_name(record.class_offset, record.class_length)
+            self._class_name = (
+                _read(hive, lambda img: img.class_name(record.class_offset, record.class_length))
+                if record.class_length
+                else None
             )
 
     # ------------------------------------------------------------ navigation
@@ -303,7 +305,12 @@ class Key:
         record = self.record
         if record is None:
             return None
-        return _read(self._hive, lambda img: img.security(record.security)[0])
+        cache = self._hive._security_cache
+        descriptor = cache.get(record.security)
+        if descriptor is None:
+            descriptor = _read(self._hive, lambda img: img.security(record.security)[0])
+            cache[record.security] = descriptor
+        return descriptor
 
     def _touch(self, what: int, *, restamp: bool = True) -> None:
         if self._detached:
@@ -383,6 +390,7 @@ class Hive:
         self.minor = minor
         self._dirty: dict[Key, None] = {}
         self._deleted: list[int] = []
+        self._security_cache: dict[int, bytes] = {}
         self.root: Key = root if root is not None else Key(self, "ROOT", None)
 
     @classmethod
