@@ -55,6 +55,21 @@ def test_pe_standin_is_a_console_pe_of_its_arch(arch: str) -> None:
     assert pe.FILE_HEADER.Machine == MACHINES[arch]
     assert pe.OPTIONAL_HEADER.Subsystem == 3  # IMAGE_SUBSYSTEM_WINDOWS_CUI
     assert b"imagex.exe" in data
+    # the version resource, as pefile reads it (StringFileInfo + VS_FIXEDFILEINFO)
+    strings = {
+        k: v for fi in pe.FileInfo[0] for st in getattr(fi, "StringTable", []) for k, v in st.entries.items()
+    }
+    assert strings[b"OriginalFilename"] == b"imagex.exe"
+    assert b"not Microsoft" in strings[b"CompanyName"]
+    fixed = pe.VS_FIXEDFILEINFO[0]
+    assert strings[b"FileVersion"].decode() == (
+        f"{fixed.FileVersionMS >> 16}.{fixed.FileVersionMS & 0xFFFF}."
+        f"{fixed.FileVersionLS >> 16}.{fixed.FileVersionLS & 0xFFFF}"
+    )
+    assert fixed.FileType == 1  # VFT_APP
+    assert (
+        pefile.PE(data=pe_standin("msxml6.dll", arch, "windows")).VS_FIXEDFILEINFO[0].FileType == 2
+    )  # VFT_DLL
     assert pefile.PE(data=pe_standin("bootmgr.exe", arch, "boot_application")).OPTIONAL_HEADER.Subsystem == 16
 
 

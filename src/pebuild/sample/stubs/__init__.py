@@ -87,15 +87,29 @@ def efi_program(marker: str, arch: str = "amd64") -> bytes:
     return build_pe(PeImage(arch=arch, subsystem=IMAGE_SUBSYSTEM["efi_application"], text=text))
 
 
+#: the FileVersion the stand-ins report (the ADK 10.0.26100 generation), in their version resource
+STANDIN_VERSION = (10, 0, 26100, 1)
+
+
 def pe_standin(name: str, arch: str, subsystem: str = "console") -> bytes:
-    """A valid PE of `arch`'s machine type whose entry returns 0; it names what it stands in for."""
+    """A valid PE of `arch`'s machine type whose entry returns 0; it names what it stands in for.
+
+    Windows-subsystem images (console, windows, boot applications) carry a
+    VS_VERSIONINFO resource naming the file, so version readers find one.
+    """
     _check_arch(arch)
     if subsystem not in IMAGE_SUBSYSTEM:
         raise UsageError(f"unknown PE subsystem {subsystem!r} (expected one of {', '.join(IMAGE_SUBSYSTEM)})")
     note = f"pebuild sample stand-in for {name} ({arch}); not a Microsoft file\0".encode("ascii", "replace")
     code = _WIN_CODE[arch]
     text = code.ljust(16, b"\0") + note
-    return build_pe(PeImage(arch=arch, subsystem=IMAGE_SUBSYSTEM[subsystem], text=text))
+    number = IMAGE_SUBSYSTEM[subsystem]
+    info = None
+    if number not in (10, 11, 12):
+        from pebuild.sample.stubs._version import version_info
+
+        info = version_info(name, STANDIN_VERSION, dll=name.lower().endswith((".dll", ".mui")))
+    return build_pe(PeImage(arch=arch, subsystem=number, text=text, version_info=info))
 
 
 assert set(IMAGE_FILE_MACHINE) == set(ARCHES)

@@ -36,6 +36,7 @@ _NX_COMPAT = 0x0100
 _TERMINAL_SERVER_AWARE = 0x8000
 # IMAGE_SCN_*
 _CNT_CODE = 0x00000020
+_CNT_INITIALIZED_DATA = 0x00000040
 _MEM_EXECUTE = 0x20000000
 _MEM_READ = 0x40000000
 
@@ -56,6 +57,7 @@ class PeImage:
     subsystem: int
     text: bytes
     entry: int = 0  # offset of the entry point inside .text
+    version_info: bytes | None = None  # VS_VERSIONINFO for a .rsrc section
 
     @property
     def pe32plus(self) -> bool:
@@ -110,7 +112,14 @@ def build_pe(image: PeImage) -> bytes:
     efi = image.subsystem in (10, 11, 12)
     text_raw = _align(max(len(image.text), 1), FILE_ALIGNMENT)
     text_rva = SECTION_ALIGNMENT
-    size_of_image = text_rva + _align(max(len(image.text), 1), SECTION_ALIGNMENT)
+    rsrc_rva = text_rva + _align(max(len(image.text), 1), SECTION_ALIGNMENT)
+    rsrc = b""
+    if image.version_info is not None:
+        from pebuild.sample.stubs._version import resource_section
+
+        rsrc = resource_section(rsrc_rva, image.version_info)
+    rsrc_raw = _align(len(rsrc), FILE_ALIGNMENT) if rsrc else 0
+    size_of_image = rsrc_rva + (_align(len(rsrc), SECTION_ALIGNMENT) if rsrc else 0)
     opt_size = 240 if image.pe32plus else 224
     characteristics = _EXECUTABLE_IMAGE | _LINE_NUMS_STRIPPED | _LOCAL_SYMS_STRIPPED | _DEBUG_STRIPPED
     characteristics |= _LARGE_ADDRESS_AWARE if image.pe32plus else _32BIT_MACHINE
@@ -118,7 +127,7 @@ def build_pe(image: PeImage) -> bytes:
         "<4sHHIIIHH",
         b"PE\0\0",
         machine,  # Machine
-        1,  # NumberOfSections
+        2 if rsrc else 1,  # NumberOfSections
         0,  # TimeDateStamp: fixed, the sample is reproducible
         0,  # PointerToSymbolTable
         0,  # NumberOfSymbols
@@ -139,7 +148,7 @@ def build_pe(image: PeImage) -> bytes:
         14,  # MajorLinkerVersion
         0,  # MinorLinkerVersion
         text_raw,  # SizeOfCode
-        0,  # SizeOfInitializedData
+        rsrc_raw,  # SizeOfInitializedData
         0,  # SizeOfUninitializedData
         text_rva + image.entry,  # AddressOfEntryPoint
     )
@@ -166,7 +175,8 @@ def build_pe(image: PeImage) -> bytes:
     stack_heap = (0x100000, 0x1000, 0x100000, 0x1000)  # SizeOfStack/HeapReserve/Commit
     head += struct.pack("<QQQQ" if image.pe32plus else "<IIII", *stack_heap)
     head += struct.pack("<II", 0, 16)  # LoaderFlags, NumberOfRvaAndSizes
-    head += bytes(16 * 8)  # DataDirectory: no imports, resources or relocations
+    # DataDirectory: no imports or relocations; [2] RESOURCE when there is a version resource
+    head += bytes(2 * 8) + struct.pack("<II", rsrc_rva if rsrc else 0, len(rsrc)) + bytes(13 * 8)
     assert len(head) == opt_size
     section = struct.pack(
         "<8sIIIIIIHHI",
@@ -181,8 +191,22 @@ def build_pe(image: PeImage) -> bytes:
         0,
         _CNT_CODE | _MEM_EXECUTE | _MEM_READ,
     )
+    if rsrc:
+        section += struct.pack(
+            "<8sIIIIIIHHI",
+            b".rsrc",
+            len(rsrc),  # VirtualSize
+            rsrc_rva,  # VirtualAddress
+            rsrc_raw,  # SizeOfRawData
+            FILE_ALIGNMENT + text_raw,  # PointerToRawData
+            0,
+            0,
+            0,
+            0,
+            _CNT_INITIALIZED_DATA | _MEM_READ,
+        )
     headers = (_dos_header() + coff + head + section).ljust(FILE_ALIGNMENT, b"\0")
-    data = bytearray(headers + image.text.ljust(text_raw, b"\0"))
+    data = bytearray(headers + image.text.ljust(text_raw, b"\0") + rsrc.ljust(rsrc_raw, b"\0"))
     checksum_offset = _E_LFANEW + 24 + 64  # CheckSum sits at +64 in both optional-header forms
     struct.pack_into("<I", data, checksum_offset, pe_checksum(bytes(data), checksum_offset))
     return bytes(data)
