@@ -219,18 +219,20 @@ def report(args, size, block, window, configs, granted, times, http, write_times
         f"overhead, not a LAN). Client: atftp (C) for TFTP, curl for HTTP. Medians of {args.runs} runs, "
         "configurations alternated.",
         f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, shared with "
-        f"other builds while measured. {dnsmasq_version}; {atftp_version}.",
+        f"other builds while measured (load average {os.getloadavg()[0]:.1f} at the end). {dnsmasq_version}; "
+        f"{atftp_version}.",
         "",
-        "| transfer | options dnsmasq granted (OACK) | median s | MB/s | speed-up vs default |",
-        "|---|---|---:|---:|---:|",
+        "| transfer | options dnsmasq granted (OACK) | median s | min–max s | MB/s | speed-up vs default |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for name in configs:
         med = statistics.median(times[name])
         oack = ", ".join(f"{k} {v}" for k, v in sorted(granted[name].items()) if k != "tsize") or "none"
-        lines.append(f"| TFTP, {name} | {oack} | {med:.2f} | {mb / med:.0f} | {base / med:.2f}x |")
+        spread = f"{min(times[name]):.2f}–{max(times[name]):.2f}"
+        lines.append(f"| TFTP, {name} | {oack} | {med:.2f} | {spread} | {mb / med:.0f} | {base / med:.2f}x |")
     med_http = statistics.median(http)
-    lines.append(f"| HTTP (iPXE + wimboot path), python http.server | — | {med_http:.2f} | {mb / med_http:.0f} | "
-                 f"{base / med_http:.2f}x |")  # fmt: skip
+    lines.append(f"| HTTP (iPXE + wimboot path), python http.server | — | {med_http:.2f} | "
+                 f"{min(http):.2f}–{max(http):.2f} | {mb / med_http:.0f} | {base / med_http:.2f}x |")  # fmt: skip
     write_med, cp_med = statistics.median(write_times), statistics.median(cp_times)
     lines += [
         "",
