@@ -73,3 +73,15 @@ def test_cycle_in_key_tree_is_reported(bcd_fixtures: Path) -> None:
     struct.pack_into("<I", data, 4096 + sublist + 4 + 4, root)  # first entry -> root
     with pytest.raises(FormatError, match=r"cycle|ancestor"):
         list(Hive.parse(bytes(data)).root.walk())
+
+
+def test_shared_subtree_is_reported(bcd_fixtures: Path) -> None:
+    """A key listed under two parents (a DAG) would make a walk exponential on crafted input."""
+    hive = Hive.open(bcd_fixtures / "wds-default-x64-pxe.bcd")
+    objects = hive.root.subkey("Objects").record
+    description = hive.root.subkey("Description").record
+    data = bytearray((bcd_fixtures / "wds-default-x64-pxe.bcd").read_bytes())
+    # make Objects' subkey list point at the Description key node too
+    struct.pack_into("<I", data, 4096 + objects.subkeys_list + 4 + 4, description.offset)
+    with pytest.raises(FormatError, match="more than one parent"):
+        list(Hive.parse(bytes(data)).root.walk())

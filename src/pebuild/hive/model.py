@@ -344,9 +344,13 @@ class Key:
             raise FormatError(f"key {self._display()[:200]} is nested deeper than {MAX_DEPTH} levels")
         children: list[Key] = []
         index: dict[str, Key] = {}
+        seen = self._hive._loaded_nodes
         for offset in image.subkey_offsets(record.subkeys_list, record.subkey_count):
             if offset in ancestors:
                 raise FormatError(f"key node at 0x{offset:x} is its own ancestor (cycle in the key tree)")
+            if offset in seen:  # a DAG would make a walk exponential: each nk has exactly one parent
+                raise FormatError(f"key node at 0x{offset:x} is listed under more than one parent")
+            seen.add(offset)
             child_record = image.node(offset)
             child = Key(self._hive, child_record.name, self, child_record)
             children.append(child)
@@ -391,6 +395,7 @@ class Hive:
         self._dirty: dict[Key, None] = {}
         self._deleted: list[int] = []
         self._security_cache: dict[int, bytes] = {}
+        self._loaded_nodes: set[int] = set()
         self.root: Key = root if root is not None else Key(self, "ROOT", None)
 
     @classmethod
@@ -405,6 +410,7 @@ class Hive:
         hive = cls(image, image.minor)
         record = _read(hive, lambda img: img.node(img.root_offset))
         hive.root = Key(hive, record.name, None, record)
+        hive._loaded_nodes.add(record.offset)
         return hive
 
     @classmethod
