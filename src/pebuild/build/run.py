@@ -130,7 +130,11 @@ def _run(
     with st.stage("image", "edit boot.wim"):
         placed = gather_placed(recipe, source, variables)
         pe_files = check_placed_pe(placed, req.arch)
-        copy_file(source.boot_wim_path(build_dir), wim_path)
+        source_wim = source.boot_wim_path(build_dir)
+        if source_wim.parent == build_dir:  # already a private copy (extracted from an ISO): take it
+            os.replace(source_wim, wim_path)
+        else:
+            copy_file(source_wim, wim_path)
         os.chmod(wim_path, 0o644)
         with Wim.open(wim_path, write=True) as wim:
             index = _select_index(recipe, source, wim)
