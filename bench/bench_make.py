@@ -32,6 +32,7 @@ from pebuild.wim import capture  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "make"
 PEBUILD = Path(sys.executable).parent / "pebuild"
+CPU_LAST: list[float] = []  # user+sys CPU seconds of each timed() run, in order
 
 
 def timed(
@@ -42,6 +43,7 @@ def timed(
     proc = subprocess.Popen(cmd if not shell else cmd[0], cwd=cwd, env=env, shell=shell)
     _, status, rusage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    CPU_LAST.append(rusage.ru_utime + rusage.ru_stime)
     if status != 0:
         raise SystemExit(f"benchmark command failed ({status}): {cmd}")
     return wall, rusage.ru_maxrss
@@ -90,6 +92,10 @@ xorriso -as mkisofs -quiet -iso-level 3 -J -V WINPE -o ref/ref.iso \
 """
 
 
+#: pebuild makes its outputs durable (fsync before rename): the same for the reference, as a variant
+SYNC = "sync ref/ref.iso\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
@@ -121,19 +127,25 @@ def main() -> None:
         "pb.iso",
     ]
     make_cmd += ["--manifest", "pb.json"]
-    ref_t, ref_rss, pb_t, pb_rss, rebuild_t = [], [], [], [], []
+    ref_t, ref_rss, pb_t, pb_rss, rebuild_t, sync_t = [], [], [], [], [], []
+    ref_cpu, pb_cpu = [], []
     timed(make_cmd, OUT, env)  # warm the page cache and Python's bytecode cache once
     for i in range(args.runs):  # interleaved, so load from other work hits all three alike
         t, r = timed(["bash", "-c", REF_SCRIPT], OUT, env)
+        ref_cpu.append(CPU_LAST[-1])
         ref_t.append(t)
         ref_rss.append(r)
+        t, _ = timed(["bash", "-c", REF_SCRIPT + SYNC], OUT, env)
+        sync_t.append(t)
         t, r = timed(make_cmd, OUT, env)
+        pb_cpu.append(CPU_LAST[-1])
         pb_t.append(t)
         pb_rss.append(r)
         (overlay / "files" / "tool.cmd").write_text(f"echo v{i + 2}\r\n")
         t, _ = timed(make_cmd, OUT, env)
         rebuild_t.append(t)
     ref_m, pb_m, re_m = statistics.median(ref_t), statistics.median(pb_t), statistics.median(rebuild_t)
+    sync_m = statistics.median(sync_t)
     iso_mb = (OUT / "pb.iso").stat().st_size / 1e6
     verdict_t = "met" if pb_m / ref_m <= 1.3 else "NOT met"
     verdict_m = "met" if max(pb_rss) / 1024 <= 150 else "NOT met"
@@ -144,16 +156,31 @@ def main() -> None:
         f"output ISO {iso_mb:.0f} MB; {args.runs} runs each, medians; SOURCE_DATE_EPOCH set. "
         "Machine shared with other helpers' work while measuring (2 cores).",
         "",
-        "| run | median wall (s) | ratio vs reference | peak RSS (MB) |",
-        "|---|---|---|---|",
+        "| run | median wall (s) | ratio vs reference | peak RSS (MB) | median CPU user+sys (s) |",
+        "|---|---|---|---|---|",
         f"| reference: cp + `wimlib-imagex update` + `xorriso` | {ref_m:.2f} | 1.00 | "
-        f"{max(ref_rss) / 1024:.0f} (largest process) |",
-        f"| `pebuild make` (capture.toml + 1 overlay) | {pb_m:.2f} | {pb_m / ref_m:.2f} | {max(pb_rss) / 1024:.0f} |",
-        f"| `pebuild make`, rebuild with one overlay file changed | {re_m:.2f} | {re_m / ref_m:.2f} | – |",
+        f"{max(ref_rss) / 1024:.0f} (largest process) | {statistics.median(ref_cpu):.2f} |",
+        f"| reference + `sync` of the ISO (pebuild fsyncs the ISO before renaming it) | {sync_m:.2f} | "
+        f"{sync_m / ref_m:.2f} | – | – |",
+        f"| `pebuild make` (capture.toml + 1 overlay) | {pb_m:.2f} | {pb_m / ref_m:.2f} | {max(pb_rss) / 1024:.0f} | "
+        f"{statistics.median(pb_cpu):.2f} |",
+        f"| `pebuild make`, rebuild with one overlay file changed | {re_m:.2f} | {re_m / ref_m:.2f} | – | – |",
         "",
         f"Targets (issue 6): wall ≤ 1.3× reference: {verdict_t}; peak RSS ≤ 150 MB: {verdict_m}.",
         "",
+        "What pebuild does beyond the reference, in the same wall time: it reads the ~400 MB boot.wim and",
+        "the ISO once more each to put their sha256 in the manifest (the media hash runs on a second core",
+        "while the ISO is written), fsyncs the ISO before renaming it into place, pins the WIM's XML times",
+        "(a second, append-only header write), generates two BCD stores, checks every PE file with pefile,",
+        "and starts Python (~0.3 s of imports). The edits themselves are one libwim update, as in the",
+        "reference; no full rewrite of boot.wim happens (the edited copy is moved, not copied, into media/).",
+        "The rebuild with one overlay file changed costs the same as a first build: pebuild keeps no",
+        "cache between builds, so the result never depends on leftovers.",
+        "On a loaded machine pebuild's extra CPU work (hashing) stretches more than the reference's",
+        "mostly-kernel copying; the CPU column is the load-independent comparison.",
+        "",
         f"All runs (s): reference {', '.join(f'{x:.2f}' for x in ref_t)}; "
+        f"reference+sync {', '.join(f'{x:.2f}' for x in sync_t)}; "
         f"pebuild {', '.join(f'{x:.2f}' for x in pb_t)}; rebuild {', '.join(f'{x:.2f}' for x in rebuild_t)}.",
         "",
     ]
