@@ -390,3 +390,18 @@ def test_keep_on_failure_names_the_kept_directory(tmp_path: Path) -> None:
         make(kit, tmp_path, keep=True)
     kept = list(tmp_path.glob(".pebuild-build-*"))
     assert len(kept) == 1 and f"(build directory kept: {kept[0]})" in str(info.value)
+
+
+def test_output_errors_are_one_line(kit_dir: Path, tmp_path: Path, run_pebuild) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("")
+    proc = run_pebuild(
+        "make", "amd64", "--recipe", str(recipe), "--source", str(kit_dir), "-o", str(tmp_path / "no/x.iso")
+    )
+    assert_one_line_error(proc, 8)
+    proc = run_pebuild("make", "amd64", "--recipe", str(recipe), "--source", str(kit_dir))
+    assert_one_line_error(proc, 2)
+    assert "nothing to build" in proc.stderr
+    proc = run_pebuild("make", "amd64", "--recipe", str(recipe), "-o", str(tmp_path / "x.iso"))
+    assert_one_line_error(proc, 2)
+    assert "no source" in proc.stderr

@@ -22,7 +22,7 @@ from typing import Any
 from pebuild import clock
 from pebuild.build.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
 from pebuild.build.model import BuildRequest, BuildResult
-from pebuild.errors import PebuildError, RecipeError, SourceError, UsageError
+from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
 from pebuild.fsutil import atomic_directory, copy_file
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
@@ -72,10 +72,11 @@ def build(req: BuildRequest, progress: Progress | None = None) -> BuildResult:
     anchor = next(p for p in (req.output, req.media_dir, req.pxe_dir, req.usb_output) if p is not None)
     root = req.build_root or Path(anchor).resolve().parent
     if not root.is_dir():
-        from pebuild.errors import OutputError
-
         raise OutputError("cannot write output: directory does not exist", path=root)
-    build_dir = Path(tempfile.mkdtemp(prefix=".pebuild-build-", dir=root))
+    try:
+        build_dir = Path(tempfile.mkdtemp(prefix=".pebuild-build-", dir=root))
+    except OSError as exc:
+        raise OutputError(f"cannot create the build directory: {exc.strerror or exc}", path=root) from None
     try:
         with st.stage("source", str(spec)):
             source = open_source(spec, req.arch)
