@@ -17,6 +17,7 @@ from pebuild.bcd.devices import (
     PartitionDevice,
     RamdiskDevice,
     RawDevice,
+    VhdDevice,
 )
 from pebuild.errors import UsageError
 from pebuild.hive import Hive
@@ -55,7 +56,7 @@ def test_every_fixture_device_round_trips_byte_for_byte() -> None:
         kinds.add(type(device).__name__)
         assert devices.encode(device) == blob, where
         assert devices.encode(devices.parse_text(devices.to_text(device))) == blob, where
-    assert {"BootDevice", "PartitionDevice", "RamdiskDevice", "LocateDevice"} <= kinds
+    assert {"BootDevice", "PartitionDevice", "RamdiskDevice", "LocateDevice", "VhdDevice"} <= kinds
 
 
 @needs_fixtures
@@ -93,8 +94,26 @@ def test_every_fixture_device_round_trips_byte_for_byte() -> None:
             "{19260817-6666-8888-abcd-000000000000}",
             "11000001",
         ),
+        (
+            VhdDevice(
+                FileDevice(
+                    "\\1809.402.vhd",
+                    PartitionDevice(
+                        "gpt",
+                        uuid.UUID("c9c18ffe-b248-4138-b5e6-a0bcefd1d306"),
+                        uuid.UUID("e9c8d6b2-eb70-4c67-8af5-5a7aa93e6ae7"),
+                    ),
+                ),
+                "mbr",
+                0xA3F1D6DF,
+                0x100000,
+            ),
+            "installed-bios-vhd-regf15.bcd",
+            "{fa9684f6-5c99-11e9-9efd-b596fe2f5680}",
+            "11000001",
+        ),
     ],
-    ids=["boot", "ramdisk-boot-parent", "partition-mbr", "partition-gpt", "ramdisk-partition-parent"],
+    ids=["boot", "ramdisk-boot-parent", "partition-mbr", "partition-gpt", "ramdisk-partition-parent", "vhd"],
 )
 def test_encoder_builds_windows_blobs_from_scratch(device, fixture: str, obj: str, element: str) -> None:  # type: ignore[no-untyped-def]
     assert devices.encode(device) == _element(fixture, obj, element)
@@ -108,6 +127,8 @@ def test_text_forms() -> None:
     assert devices.parse_text("boot") == BootDevice()
     assert devices.parse_text("partition=mbr:43da9ab1:1048576") == PartitionDevice("mbr", 0x43DA9AB1, 1048576)
     assert devices.parse_text("file=[boot]\\x.vhd") == FileDevice("\\x.vhd", BootDevice())
+    vhd = devices.parse_text("vhd=[boot]\\x.vhd,partition=mbr:a3f1d6df:1048576")
+    assert vhd == VhdDevice(FileDevice("\\x.vhd", BootDevice()), "mbr", 0xA3F1D6DF, 1048576)
     assert devices.parse_text("hex:00ff") == RawDevice(b"\x00\xff")
     for bad in ("ramdisk=\\x", "partition=zip:1:2", "floppy", "ramdisk=[cdrom]\\x"):
         with pytest.raises(UsageError):
@@ -129,6 +150,12 @@ DEVICES = st.one_of(
     st.builds(lambda p, o: PartitionDevice(p.style, p.disk, p.partition, o), PARTITIONS, OPTIONS),
     st.builds(RamdiskDevice, PATHS, PARENTS, OPTIONS),
     st.builds(FileDevice, PATHS, PARENTS, OPTIONS),
+    st.builds(
+        lambda f, p, o: VhdDevice(f, p.style, p.disk, p.partition, o),
+        st.builds(FileDevice, PATHS, PARENTS),
+        PARTITIONS,
+        OPTIONS,
+    ),
     st.builds(
         LocateDevice, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.just(bytes(48)), OPTIONS
     ),

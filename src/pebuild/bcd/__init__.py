@@ -14,6 +14,7 @@ from pebuild.bcd.devices import (
     PartitionDevice,
     RamdiskDevice,
     RawDevice,
+    VhdDevice,
 )
 from pebuild.bcd.elements import ALIASES, ELEMENTS, OBJECT_TYPES, ElementDef, ElementFormat
 from pebuild.bcd.presets import PresetOptions
@@ -35,6 +36,7 @@ __all__ = [
     "PresetOptions",
     "RamdiskDevice",
     "RawDevice",
+    "VhdDevice",
     "devices",
     "presets",
 ]

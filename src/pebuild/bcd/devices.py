@@ -62,6 +62,19 @@ class FileDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class VhdDevice:
+    """`vhd=[parent]\\file.vhd,partition=...`: a partition inside a virtual disk file, as
+    bcdedit writes for native VHD boot (fixture installed-bios-vhd-regf15): a type-6
+    descriptor whose partition area carries 6 at +0x20, followed by a nested file descriptor."""
+
+    file: FileDevice
+    style: Literal["mbr", "gpt"]
+    disk: int | uuid.UUID
+    partition: int | uuid.UUID
+    options: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LocateDevice:
     """`locate`: the boot manager searches for the device holding `element`'s path. The
     descriptor tail after the element id is kept verbatim (its layout is not documented)."""
@@ -79,7 +92,7 @@ class RawDevice:
     data: bytes
 
 
-Device = BootDevice | PartitionDevice | RamdiskDevice | FileDevice | LocateDevice | RawDevice
+Device = BootDevice | PartitionDevice | RamdiskDevice | FileDevice | VhdDevice | LocateDevice | RawDevice
 
 
 # ------------------------------------------------------------------ encoding
@@ -95,34 +108,54 @@ def _descriptor(device: Device) -> bytes:
     if isinstance(device, BootDevice):
         return _HEAD.pack(DEVICE_BOOT, 0, 0x48, 0) + bytes(0x38)
     if isinstance(device, PartitionDevice):
-        body = bytearray(0x38)
-        if device.style == "mbr":
-            assert isinstance(device.partition, int) and isinstance(device.disk, int)
-            struct.pack_into("<Q", body, 0, device.partition)
-            struct.pack_into("<I", body, 0x14, 1)
-            struct.pack_into("<I", body, 0x18, device.disk)
-        else:
-            assert isinstance(device.partition, uuid.UUID) and isinstance(device.disk, uuid.UUID)
-            body[0:16] = device.partition.bytes_le
-            struct.pack_into("<I", body, 0x14, 0)
-            body[0x18:0x28] = device.disk.bytes_le
-        return _HEAD.pack(device.device_type, 0, 0x48, 0) + bytes(body)
+        body = _partition_area(device.style, device.disk, device.partition) + bytes(0x10)
+        return _HEAD.pack(device.device_type, 0, 0x48, 0) + body
+    if isinstance(device, VhdDevice):
+        area = bytearray(_partition_area(device.style, device.disk, device.partition))
+        struct.pack_into("<I", area, 0x10, 6)
+        nested = _descriptor(device.file)
+        return _HEAD.pack(DEVICE_PARTITION, 0, 16 + len(area) + len(nested), 0) + bytes(area) + nested
     if isinstance(device, RamdiskDevice | FileDevice):
         parent = _descriptor(device.parent)
         path16 = (device.path + "\x00").encode("utf-16-le")
         file_path = struct.pack("<III", 1, 12 + len(parent) + len(path16), 5) + parent + path16
+        # flags = 1 on every observed ramdisk element (O1, O2, O4), 0 on the observed file
+        # descriptor (nested in the VHD element); their meaning is undocumented
         if isinstance(device, RamdiskDevice):
-            local = struct.pack("<IQQI", LOCAL_RAMDISK, 0, 0, 0)
+            local, flags = struct.pack("<IQQI", LOCAL_RAMDISK, 0, 0, 0), 1
         else:
-            local = struct.pack("<I", LOCAL_FILE)
-        # flags = 1 on every observed ramdisk element (O1, O2, O4); meaning undocumented
-        return _HEAD.pack(DEVICE_BLOCK_IO, 1, 16 + len(local) + len(file_path), 0) + local + file_path
+            local, flags = struct.pack("<I", LOCAL_FILE), 0
+        return _HEAD.pack(DEVICE_BLOCK_IO, flags, 16 + len(local) + len(file_path), 0) + local + file_path
     if isinstance(device, LocateDevice):
         body = struct.pack("<II", device.locate_type, device.element) + device.tail
         if len(body) < 0x38:
             body = body.ljust(0x38, b"\0")
         return _HEAD.pack(DEVICE_LOCATE, 0, 16 + len(body), 0) + body
     raise UsageError(f"a {type(device).__name__} cannot be nested as a parent device")
+
+
+def _partition_area(style: str, disk: int | uuid.UUID, partition: int | uuid.UUID) -> bytes:
+    """The 0x28-byte partition identification after a descriptor head (formats.md §2.8, B3)."""
+    area = bytearray(0x28)
+    if style == "mbr":
+        assert isinstance(partition, int) and isinstance(disk, int)
+        struct.pack_into("<Q", area, 0, partition)
+        struct.pack_into("<I", area, 0x14, 1)
+        struct.pack_into("<I", area, 0x18, disk)
+    else:
+        assert isinstance(partition, uuid.UUID) and isinstance(disk, uuid.UUID)
+        area[0:16] = partition.bytes_le
+        area[0x18:0x28] = disk.bytes_le
+    return bytes(area)
+
+
+def _read_partition_area(body: bytes) -> tuple[str, int | uuid.UUID, int | uuid.UUID] | None:
+    style = struct.unpack_from("<I", body, 0x14)[0]
+    if style == 1:
+        return "mbr", struct.unpack_from("<I", body, 0x18)[0], struct.unpack_from("<Q", body, 0)[0]
+    if style == 0:
+        return "gpt", uuid.UUID(bytes_le=body[0x18:0x28]), uuid.UUID(bytes_le=body[0:16])
+    return None
 
 
 # ------------------------------------------------------------------ decoding
@@ -148,21 +181,14 @@ def _decode_descriptor(desc: bytes, options: uuid.UUID | None) -> Device | None:
     if dtype == DEVICE_BOOT:
         return BootDevice(options)
     if dtype in (DEVICE_PARTITION, 2) and size == 0x48:
-        body = desc[16:]
-        style = struct.unpack_from("<I", body, 0x14)[0]
-        if style == 1:
-            return PartitionDevice(
-                "mbr",
-                struct.unpack_from("<I", body, 0x18)[0],
-                struct.unpack_from("<Q", body, 0)[0],
-                options,
-                dtype,
-            )
-        if style == 0:
-            return PartitionDevice(
-                "gpt", uuid.UUID(bytes_le=body[0x18:0x28]), uuid.UUID(bytes_le=body[0:16]), options, dtype
-            )
-        return None
+        area = _read_partition_area(desc[16:])
+        return PartitionDevice(area[0], area[1], area[2], options, dtype) if area else None  # type: ignore[arg-type]
+    if dtype == DEVICE_PARTITION and size > 0x38 + 16 and struct.unpack_from("<I", desc, 0x20)[0] == 6:
+        area = _read_partition_area(desc[16:0x38])
+        nested = _decode_descriptor(desc[0x38:], None)
+        if area is None or not isinstance(nested, FileDevice):
+            return None
+        return VhdDevice(nested, area[0], area[1], area[2], options)  # type: ignore[arg-type]
     if dtype == DEVICE_BLOCK_IO and size >= 20:
         local = struct.unpack_from("<I", desc, 16)[0]
         fp_at = {LOCAL_RAMDISK: 16 + 24, LOCAL_FILE: 16 + 4}.get(local)
@@ -202,6 +228,9 @@ def to_text(device: Device) -> str:
     elif isinstance(device, RamdiskDevice | FileDevice):
         kind = "ramdisk" if isinstance(device, RamdiskDevice) else "file"
         text = f"{kind}=[{_parent_text(device.parent)}]{device.path}"
+    elif isinstance(device, VhdDevice):
+        inner = PartitionDevice(device.style, device.disk, device.partition)
+        text = f"vhd=[{_parent_text(device.file.parent)}]{device.file.path},{_partition_text(inner)}"
     else:
         text = f"locate=custom:{device.element:08x}"
         if device.locate_type:
@@ -211,6 +240,10 @@ def to_text(device: Device) -> str:
     if device.options is not None:
         text += "," + "{" + str(device.options) + "}"
     return text
+
+
+def _partition_text(device: PartitionDevice) -> str:
+    return "partition=" + _partition_spec(device)
 
 
 def _partition_spec(device: PartitionDevice) -> str:
@@ -248,6 +281,14 @@ def parse_text(text: str, resolve_guid=None) -> Device:  # type: ignore[no-untyp
             return BootDevice(options)
         if lower.startswith("partition="):
             return _parse_partition(text[len("partition=") :], options)
+        if lower.startswith("vhd="):
+            file_text, _, inner = text[len("vhd=") :].rpartition(",partition=")
+            if not file_text:
+                raise ValueError("expected vhd=[parent]\\file.vhd,partition=...")
+            file = parse_text("file=" + file_text)
+            partition = _parse_partition(inner, None)
+            assert isinstance(file, FileDevice)
+            return VhdDevice(file, partition.style, partition.disk, partition.partition, options)
         for kind, cls in (("ramdisk=", RamdiskDevice), ("file=", FileDevice)):
             if lower.startswith(kind):
                 rest = text[len(kind) :]
@@ -265,7 +306,8 @@ def parse_text(text: str, resolve_guid=None) -> Device:  # type: ignore[no-untyp
         raise UsageError(f"bad device {text!r}: {exc}") from None
     raise UsageError(
         f"bad device {text!r}: expected boot, partition=mbr:SIG:OFFSET, partition=gpt:{{DISK}}:{{PART}}, "
-        "ramdisk=[boot]\\path,{options}, file=[boot]\\path, locate=custom:ELEMENT or hex:..."
+        "ramdisk=[boot]\\path,{options}, file=[boot]\\path, vhd=[parent]\\x.vhd,partition=..., "
+        "locate=custom:ELEMENT or hex:..."
     )
 
 
