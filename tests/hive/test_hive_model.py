@@ -235,3 +235,23 @@ def test_bad_files_raise_format_error(bcd_fixtures: Path, mutate, message: str) 
     data = (bcd_fixtures / "wds-default-x64-pxe.bcd").read_bytes()
     with pytest.raises(FormatError, match=message):
         Hive.parse(mutate(data))
+
+
+def test_li_lists_are_read(tmp_path: Path) -> None:
+    """Rewrite an lf list as an li (4-byte entries, fits the same cell); hivex and we agree."""
+    require_tool("hivexregedit")
+    hive = Hive.new(minor=3)
+    for name in ("alpha", "Beta", "gamma"):
+        hive.root.create(name).set_value("v", RegType.DWORD, len(name))
+    data = bytearray(hive.serialize(timestamp=0))
+    root = struct.unpack_from("<I", data, 36)[0]
+    sublist = struct.unpack_from("<I", data, 4096 + root + 4 + 0x1C)[0]
+    pos = 4096 + sublist + 4
+    assert data[pos : pos + 2] == b"lf"
+    _sig, count = struct.unpack_from("<2sH", data, pos)
+    entries = [struct.unpack_from("<I", data, pos + 4 + 8 * i)[0] for i in range(count)]
+    struct.pack_into(f"<2sH{count}I", data, pos, b"li", count, *entries)
+    out = tmp_path / "li.hive"
+    out.write_bytes(bytes(data))
+    assert [k.name for k in Hive.parse(bytes(data)).root.subkeys] == ["alpha", "Beta", "gamma"]
+    assert hivex_view(out)["Beta"] == {"v": reg_data(RegType.DWORD, (4).to_bytes(4, "little"))}
