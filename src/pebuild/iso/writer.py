@@ -41,6 +41,7 @@ UDF_ONLY_README = (
 )
 APP_IDENT = f"PEBUILD {__version__}"
 COPY_BLOCK = 1 << 20
+NOTIFY_STEP = 4 << 20
 #: names the catalog has while it is built; it is then unlinked from every view
 CATALOG_ISO, CATALOG_LONG = "/PEBUILD_BOOT.CAT;1", "/pebuild-boot.catalog"
 JOLIET_LABEL_MAX = 16  # 32 bytes of UCS-2
@@ -360,14 +361,20 @@ class _HashFollower(threading.Thread):
         self._fd, self._size = fd, size
         self._cond = threading.Condition()
         self._ready = 0
+        self._notified = 0
         self._abort = False
         self._digest: str | None = None
         self._error: BaseException | None = None
 
     def publish(self, offset: int, abort: bool = False) -> None:
+        """Mark bytes below `offset` final; wake the hasher only every few MiB (small files)."""
+        if not abort and offset < self._size and offset - self._notified < NOTIFY_STEP:
+            self._ready = max(self._ready, offset)  # read under the lock by the hasher when it wakes
+            return
         with self._cond:
             self._ready = max(self._ready, offset)
             self._abort = self._abort or abort
+            self._notified = self._ready
             self._cond.notify()
 
     def run(self) -> None:
