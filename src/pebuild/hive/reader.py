@@ -11,7 +11,7 @@ file can neither crash nor hang the reader.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pebuild.errors import FormatError
 from pebuild.hive._structs import (
@@ -35,8 +35,7 @@ _U32 = struct.Struct("<I")
 SUPPORTED_MINORS = (2, 3, 4, 5, 6)
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRecord:
+class NodeRecord(NamedTuple):
     """The fields of an nk cell the model needs (offsets relative to the bins data)."""
 
     offset: int
@@ -54,8 +53,7 @@ class NodeRecord:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawValue:
+class RawValue(NamedTuple):
     name: str
     type: int
     data: bytes
