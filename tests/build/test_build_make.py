@@ -351,6 +351,7 @@ def test_pxe_and_usb_outputs_from_the_same_build(kit_dir: Path, tmp_path: Path) 
     assert (tmp_path / "pxe/Boot/x64/Images/boot.wim").read_bytes() == media_wim
     assert (tmp_path / "pxe/Boot/x64/pxeboot.n12").read_bytes() == kits.bios("pxeboot.n12")
     assert result.manifest["outputs"]["pxe"]
+    assert result.manifest["outputs"]["usb"]["sha256"] == sha256_file(tmp_path / "usb.img")
     table = json.loads(run("sfdisk", "-J", str(tmp_path / "usb.img")))
     parts = table["partitiontable"]["partitions"]
     assert len(parts) == 1

@@ -23,7 +23,7 @@ from pebuild import clock
 from pebuild.build.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
 from pebuild.build.model import BuildRequest, BuildResult
 from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
-from pebuild.fsutil import atomic_directory, copy_file
+from pebuild.fsutil import atomic_directory, copy_file, sha256_file
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
 from pebuild.progress import Progress, ProgressEvent
@@ -291,7 +291,9 @@ def _run(
             result.usb_image = Path(req.usb_output)
             outputs["usb"] = {
                 "path": Path(req.usb_output).name,
-                "size": usb.size if hasattr(usb, "size") else None,
+                "size": usb.size,
+                "sha256": sha256_file(req.usb_output),
+                "table": usb.table,
             }
     with st.stage("manifest"):
         manifest.update(
