@@ -33,14 +33,20 @@ def _fw(dir_: Path, bios_marker: str, uefi_marker: str) -> tuple[Path, Path]:
 
 
 def _boot(iso: Path, firmware: str, marker: str, tmp_path: Path) -> None:
+    log = tmp_path / f"{firmware}.log"
     try:
-        result = smoke(
-            SmokeRequest(iso, firmware=firmware, expect=[marker], serial_log=tmp_path / f"{firmware}.log")
-        )
+        result = smoke(SmokeRequest(iso, firmware=firmware, expect=[marker], serial_log=log))
     except ToolError as exc:
         pytest.skip(f"QEMU environment missing: {exc}")
-    assert result.ok, (result.reason, (tmp_path / f"{firmware}.log").read_bytes()[-2000:])
+    assert result.ok, (result.reason, log.read_bytes()[-2000:])
     assert marker in result.markers
+    serial = log.read_bytes()
+    if firmware == "bios":
+        # SeaBIOS hands the first CD's drive number (E0) to an El Torito image (qemu.md 1)
+        assert f"{marker} dl=E0".encode() in serial
+    else:
+        # OVMF started the DVD's 0xEF image, not some other boot option (qemu.md 2)
+        assert b"UEFI QEMU DVD-ROM" in serial and b"fw=EDK II" in serial
 
 
 @pytest.mark.smoke
