@@ -14,7 +14,6 @@ error codes, wimlib_set_image_property() (1.8.0) and the 1.13 progress layout.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 import threading
 from ctypes import (
@@ -545,7 +544,9 @@ def _find_library() -> ctypes.CDLL:
             return ctypes.CDLL(name)
         except OSError as exc:
             errors.append(str(exc))
-    found = ctypes.util.find_library("wim")
+    from ctypes.util import find_library
+
+    found = find_library("wim")
     if found:
         try:
             return ctypes.CDLL(found)
@@ -632,7 +633,9 @@ def decode(raw: bytes | None) -> str | None:
 
 def c_free(ptr: int) -> None:
     """free() a buffer wimlib allocated with the C library's malloc (wimlib_get_xml_data)."""
-    libc_name = ctypes.util.find_library("c") if sys.platform != "win32" else "msvcrt"
+    from ctypes.util import find_library
+
+    libc_name = find_library("c") if sys.platform != "win32" else "msvcrt"
     libc = ctypes.CDLL(libc_name)
     libc.free.argtypes = [c_void_p]
     libc.free.restype = None

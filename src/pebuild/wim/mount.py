@@ -26,7 +26,6 @@ import hashlib
 import json
 import marshal
 import os
-import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -425,6 +424,8 @@ def _stale_reasons(record: MountRecord) -> list[str]:
 
 
 def _clear_dir(path: Path, *, remove: bool) -> None:
+    import shutil
+
     if not path.is_dir() or path.is_symlink():
         return
     if remove:
