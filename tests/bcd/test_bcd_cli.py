@@ -134,3 +134,19 @@ def test_bad_json_import(run_pebuild, tmp_path: Path) -> None:  # type: ignore[n
 def test_help_has_examples(run_pebuild) -> None:  # type: ignore[no-untyped-def]
     out = run_pebuild("bcd", "--help", check=True).stdout
     assert "Examples:" in out and "pebuild bcd create" in out
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "win10-setup-pcat",
+        "win10-setup-efi",
+        "wds-default-x64-pxe",
+        "installed-bios-vhd-regf15",
+        "ntloader-template",
+    ],
+)
+def test_show_every_fixture(run_pebuild, bcd_fixtures: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    shown = run_pebuild("bcd", "show", str(bcd_fixtures / f"{name}.bcd"), check=True).stdout
+    assert "identifier              {bootmgr}" in shown
+    assert "Traceback" not in shown
