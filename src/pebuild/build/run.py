@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,35 @@ def _variables(req: BuildRequest, recipe: Recipe, source: Any) -> dict[str, Any]
     return variables
 
 
+@dataclass
+class _Ctx:
+    """Run state of one build (style.md: a Context beside the frozen settings)."""
+
+    req: BuildRequest
+    recipe: Recipe
+    source: Any
+    build_dir: Path
+    t: int
+    st: _Stages
+    progress: Progress | None
+    variables: dict[str, Any]
+    pe_files: dict[str, dict[str, object]] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def media(self) -> Path:
+        return self.build_dir / "media"
+
+    @property
+    def fw(self) -> Path:
+        return self.build_dir / "fwfiles"
+
+    @property
+    def wim_path(self) -> Path:
+        return self.build_dir / "boot.wim"
+
+
 def _run(
     req: BuildRequest,
     recipe: Recipe,
@@ -121,99 +151,17 @@ def _run(
     st: _Stages,
     progress: Progress | None,
 ) -> BuildResult:
-    from pebuild.wim import Wim
-
-    s = recipe.settings
-    variables = _variables(req, recipe, source)
-    media = build_dir / "media"
-    wim_path = build_dir / "boot.wim"
-    manifest: dict[str, Any] = {"manifest_version": MANIFEST_VERSION, "arch": req.arch, "build_time": t}
+    ctx = _Ctx(req, recipe, source, build_dir, t, st, progress, _variables(req, recipe, source))
+    ctx.manifest.update(manifest_version=MANIFEST_VERSION, arch=req.arch, build_time=t)
     with st.stage("image", "edit boot.wim"):
-        placed = gather_placed(recipe, source, variables)
-        pe_files = check_placed_pe(placed, req.arch)
-        source_wim = source.boot_wim_path(build_dir)
-        if source_wim.parent == build_dir:  # already a private copy (extracted from an ISO): take it
-            os.replace(source_wim, wim_path)
-        else:
-            copy_file(source_wim, wim_path)
-        os.chmod(wim_path, 0o644)
-        with Wim.open(wim_path, write=True) as wim:
-            index = _select_index(recipe, source, wim)
-            servicing = None
-            if recipe.servicing_plan is not None:
-                from pebuild.servicing import plan_image_edits
-
-                servicing = plan_image_edits(
-                    recipe.servicing_plan,
-                    wim=wim,
-                    index=index,
-                    arch=req.arch,
-                    workdir=build_dir,
-                    variables=variables,
-                )
-                servicing_pe = {f"image:{k}": v for k, v in _check_edit_pe(servicing.add, req.arch).items()}
-                pe_files.update(servicing_pe)
-            edits = image_edits(recipe, placed, variables, servicing=servicing)
-            existing = None
-            if edits.startnet_lines and wim.exists(index, STARTNET):
-                existing = wim.read_file(index, STARTNET)
-            wim.update(index, update_commands(edits, existing), timestamp=t, progress=progress)
-            props = {
-                "name": _render(recipe, s.image.name, variables, "name"),
-                "description": _render(recipe, s.image.description, variables, "description"),
-                "flags": s.image.flags,
-            }
-            if any(v is not None for v in props.values()):
-                wim.set_image_properties(index, **props)
-            boot_index = s.image.boot_index or index
-            if boot_index > wim.info.image_count:
-                raise recipe.error(
-                    f"image.boot_index: {boot_index} but the WIM has {wim.info.image_count} image(s)",
-                    "image",
-                    "boot_index",
-                )
-            wim.set_boot_index(boot_index)
-            wim.set_guid(clock.stable_guid("boot.wim", recipe.sha256, req.arch, t))
-            wim.overwrite(progress=progress)
-        with Wim.open(wim_path, write=True) as wim:  # pin XML times: libwim stamps `now` on write
-            for i in range(1, wim.info.image_count + 1):
-                wim.set_times(i, t)
-            wim.overwrite()
-        with Wim.open(wim_path) as wim:
-            manifest["wim"] = {
-                **{k: v for k, v in wim.info.to_json().items() if k not in ("path",)},
-                "edited_index": index,
-                "images": [img.to_json() for img in wim.images],
-            }
+        placed = gather_placed(recipe, source, ctx.variables)
+        ctx.pe_files.update(check_placed_pe(placed, req.arch))
+        _edit_boot_wim(ctx, placed)
     with st.stage("boot", "BCD stores and boot.sdi"):
         stores, bcd_bytes = _bcd_stores(recipe, req.arch, t)
         boot_sdi = _boot_sdi(source, t)
     with st.stage("media", "lay out media/"):
-        files = collect_boot_files(
-            source,
-            req.arch,
-            prompt=s.media.prompt,
-            bcd_bios=bcd_bytes.get("bios"),
-            bcd_uefi=bcd_bytes["uefi"],
-            boot_sdi=boot_sdi,
-        )
-        for p in placed:
-            if p.on == "media":
-                files.put(p.dest, p.content)
-        media_pe = check_media_pe({k: v for k, v in files.files.items()}, req.arch)
-        pe_files.update({f"media:{k}": v for k, v in media_pe.items()})
-        write_tree(media, files.files, mtime=t)
-        # move, not copy: the edited WIM is the build's own file (saves a full copy of boot.wim)
-        final_wim = media / "sources" / "boot.wim"
-        final_wim.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(wim_path, final_wim)
-        for path in (final_wim, final_wim.parent, media):
-            os.utime(path, (t, t))
-        fw = build_dir / "fwfiles"
-        write_tree(fw, dict(files.fwfiles), mtime=t)
-    # hash the media tree (mostly boot.wim) on a second core while the ISO is written
-    hashing = ThreadPoolExecutor(max_workers=1)
-    media_entries = hashing.submit(file_entries, media)
+        _lay_out_media(ctx, placed, bcd_bytes, boot_sdi)
     result = BuildResult(
         arch=req.arch,
         iso=None,
@@ -221,107 +169,215 @@ def _run(
         iso_sha256=None,
         media_dir=None,
         manifest_path=None,
-        manifest=manifest,
+        manifest=ctx.manifest,
         build_dir=None,
     )
-    outputs: dict[str, Any] = {}
-    if req.output is not None:
-        with st.stage("iso", str(req.output)):
-            from pebuild.iso import IsoRequest, write_iso
-
-            uefi_name = "efisys.bin" if s.media.prompt else "efisys_noprompt.bin"
-            iso = write_iso(
-                IsoRequest(
-                    media_dir=media,
-                    output=Path(req.output),
-                    bios_boot=(fw / "etfsboot.com") if has_bios(req.arch) else None,
-                    uefi_boot=fw / uefi_name,
-                    label=s.media.label,
-                    udf=s.media.udf,
-                    joliet=s.media.joliet,
-                    timestamp=t,
-                ),
-                progress,
-            )
-            result.iso, result.iso_size, result.iso_sha256 = iso.path, iso.size, iso.sha256
-            outputs["iso"] = {"path": Path(req.output).name, "size": iso.size, "sha256": iso.sha256}
-    outputs["media"] = media_entries.result()
-    hashing.shutdown()
-    outputs["fwfiles"] = file_entries(fw)
+    # hash the media tree (mostly boot.wim) on a second core while the ISO is written
+    with ThreadPoolExecutor(max_workers=1) as hashing:
+        media_entries = hashing.submit(file_entries, ctx.media)
+        if req.output is not None:
+            with st.stage("iso", str(req.output)):
+                _write_iso(ctx, result)
+        ctx.outputs["media"] = media_entries.result()
+    ctx.outputs["fwfiles"] = file_entries(ctx.fw)
     if req.pxe_dir is not None:
         with st.stage("pxe", str(req.pxe_dir)):
-            from pebuild.pxe import PxeRequest, write_pxe_tree
-
-            pxe_kwargs: dict[str, Any] = {}
-            if s.pxe.block_size is not None:
-                pxe_kwargs["block_size"] = s.pxe.block_size
-            if s.pxe.window_size is not None:
-                pxe_kwargs["window_size"] = s.pxe.window_size
-            write_pxe_tree(
-                PxeRequest(
-                    dest=Path(req.pxe_dir),
-                    boot_wim=media / "sources" / "boot.wim",
-                    arches=[req.arch],
-                    source=source,
-                    prompt=s.pxe.prompt,
-                    description=s.bcd.description,
-                    timestamp=t,
-                    **pxe_kwargs,
-                ),
-                progress,
-            )
+            _write_pxe(ctx)
             result.pxe_dir = Path(req.pxe_dir)
-            outputs["pxe"] = file_entries(Path(req.pxe_dir))
     if req.usb_output is not None:
         with st.stage("usb", str(req.usb_output)):
-            from pebuild.usb import UsbRequest, write_usb_image
-
-            usb = write_usb_image(
-                UsbRequest(
-                    media_dir=media,
-                    output=Path(req.usb_output),
-                    size=req.usb_size,
-                    table=req.usb_table,
-                    arch=req.arch,
-                    label=s.media.label[:11],
-                    timestamp=t,
-                ),
-                progress,
-            )
+            _write_usb(ctx)
             result.usb_image = Path(req.usb_output)
-            outputs["usb"] = {
-                "path": Path(req.usb_output).name,
-                "size": usb.size,
-                "sha256": sha256_file(req.usb_output),
-                "table": usb.table,
-            }
     with st.stage("manifest"):
-        manifest.update(
-            outputs=outputs,
-            pe_files=dict(sorted(pe_files.items())),
-            bcd={k: v.to_json() for k, v in stores.items()},
-            recipe={
-                "path": recipe.path.name,
-                "sha256": recipe.sha256,
-                "profile": recipe.profile,
-                "files": [p.name for p in recipe.files],
-                "settings": recipe.to_json()["settings"],
-            },
-            source={"kind": source.kind, "arch": req.arch},
-            tools=tool_versions(),
-        )
-        if req.media_dir is not None:
-            with atomic_directory(req.media_dir) as tmp:
-                tmp.rmdir()
-                shutil.copytree(media, tmp, copy_function=_copy)
-            result.media_dir = Path(req.media_dir)
-        if req.manifest is not None:
-            write_manifest(Path(req.manifest), manifest)
-            result.manifest_path = Path(req.manifest)
+        _finish(ctx, result, stores)
     if req.keep:
         result.build_dir = build_dir
     result.stages = st.seconds
     return result
+
+
+def _edit_boot_wim(ctx: _Ctx, placed: list[Any]) -> None:
+    """Private copy of the source WIM, ONE update with every edit, metadata, pinned GUID and times."""
+    from pebuild.wim import Wim
+
+    s, recipe, t = ctx.recipe.settings, ctx.recipe, ctx.t
+    source_wim = ctx.source.boot_wim_path(ctx.build_dir)
+    if source_wim.parent == ctx.build_dir:  # already a private copy (extracted from an ISO): take it
+        os.replace(source_wim, ctx.wim_path)
+    else:
+        copy_file(source_wim, ctx.wim_path)
+    os.chmod(ctx.wim_path, 0o644)
+    with Wim.open(ctx.wim_path, write=True) as wim:
+        index = _select_index(recipe, ctx.source, wim)
+        servicing = None
+        if recipe.servicing_plan is not None:
+            from pebuild.servicing import plan_image_edits
+
+            servicing = plan_image_edits(
+                recipe.servicing_plan,
+                wim=wim,
+                index=index,
+                arch=ctx.req.arch,
+                workdir=ctx.build_dir,
+                variables=ctx.variables,
+            )
+            checked = _check_edit_pe(servicing.add, ctx.req.arch)
+            ctx.pe_files.update({f"image:{k}": v for k, v in checked.items()})
+        edits = image_edits(recipe, placed, ctx.variables, servicing=servicing)
+        existing = None
+        if edits.startnet_lines and wim.exists(index, STARTNET):
+            existing = wim.read_file(index, STARTNET)
+        wim.update(index, update_commands(edits, existing), timestamp=t, progress=ctx.progress)
+        props = {
+            "name": _render(recipe, s.image.name, ctx.variables, "name"),
+            "description": _render(recipe, s.image.description, ctx.variables, "description"),
+            "flags": s.image.flags,
+        }
+        if any(v is not None for v in props.values()):
+            wim.set_image_properties(index, **props)
+        boot_index = s.image.boot_index or index
+        if boot_index > wim.info.image_count:
+            raise recipe.error(
+                f"image.boot_index: {boot_index} but the WIM has {wim.info.image_count} image(s)",
+                "image",
+                "boot_index",
+            )
+        wim.set_boot_index(boot_index)
+        wim.set_guid(clock.stable_guid("boot.wim", recipe.sha256, ctx.req.arch, t))
+        wim.overwrite(progress=ctx.progress)
+    with Wim.open(ctx.wim_path, write=True) as wim:  # pin XML times: libwim stamps `now` on write
+        for i in range(1, wim.info.image_count + 1):
+            wim.set_times(i, t)
+        wim.overwrite()
+    with Wim.open(ctx.wim_path) as wim:
+        ctx.manifest["wim"] = {
+            **{k: v for k, v in wim.info.to_json().items() if k not in ("path",)},
+            "edited_index": index,
+            "images": [img.to_json() for img in wim.images],
+        }
+
+
+def _lay_out_media(ctx: _Ctx, placed: list[Any], bcd_bytes: dict[str, bytes], boot_sdi: bytes) -> None:
+    files = collect_boot_files(
+        ctx.source,
+        ctx.req.arch,
+        prompt=ctx.recipe.settings.media.prompt,
+        bcd_bios=bcd_bytes.get("bios"),
+        bcd_uefi=bcd_bytes["uefi"],
+        boot_sdi=boot_sdi,
+    )
+    for p in placed:
+        if p.on == "media":
+            files.put(p.dest, p.content)
+    media_pe = check_media_pe(dict(files.files), ctx.req.arch)
+    ctx.pe_files.update({f"media:{k}": v for k, v in media_pe.items()})
+    write_tree(ctx.media, files.files, mtime=ctx.t)
+    # move, not copy: the edited WIM is the build's own file (saves a full copy of boot.wim)
+    final_wim = ctx.media / "sources" / "boot.wim"
+    final_wim.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(ctx.wim_path, final_wim)
+    for path in (final_wim, final_wim.parent, ctx.media):
+        os.utime(path, (ctx.t, ctx.t))
+    write_tree(ctx.fw, dict(files.fwfiles), mtime=ctx.t)
+
+
+def _write_iso(ctx: _Ctx, result: BuildResult) -> None:
+    from pebuild.iso import IsoRequest, write_iso
+
+    m = ctx.recipe.settings.media
+    assert ctx.req.output is not None
+    iso = write_iso(
+        IsoRequest(
+            media_dir=ctx.media,
+            output=Path(ctx.req.output),
+            bios_boot=(ctx.fw / "etfsboot.com") if has_bios(ctx.req.arch) else None,
+            uefi_boot=ctx.fw / ("efisys.bin" if m.prompt else "efisys_noprompt.bin"),
+            label=m.label,
+            udf=m.udf,
+            joliet=m.joliet,
+            timestamp=ctx.t,
+        ),
+        ctx.progress,
+    )
+    result.iso, result.iso_size, result.iso_sha256 = iso.path, iso.size, iso.sha256
+    ctx.outputs["iso"] = {"path": Path(ctx.req.output).name, "size": iso.size, "sha256": iso.sha256}
+
+
+def _write_pxe(ctx: _Ctx) -> None:
+    from pebuild.pxe import PxeRequest, write_pxe_tree
+
+    s = ctx.recipe.settings
+    assert ctx.req.pxe_dir is not None
+    pxe_kwargs: dict[str, Any] = {}
+    if s.pxe.block_size is not None:
+        pxe_kwargs["block_size"] = s.pxe.block_size
+    if s.pxe.window_size is not None:
+        pxe_kwargs["window_size"] = s.pxe.window_size
+    write_pxe_tree(
+        PxeRequest(
+            dest=Path(ctx.req.pxe_dir),
+            boot_wim=ctx.media / "sources" / "boot.wim",
+            arches=[ctx.req.arch],
+            source=ctx.source,
+            prompt=s.pxe.prompt,
+            description=s.bcd.description,
+            timestamp=ctx.t,
+            **pxe_kwargs,
+        ),
+        ctx.progress,
+    )
+    ctx.outputs["pxe"] = file_entries(Path(ctx.req.pxe_dir))
+
+
+def _write_usb(ctx: _Ctx) -> None:
+    from pebuild.usb import UsbRequest, write_usb_image
+
+    assert ctx.req.usb_output is not None
+    usb = write_usb_image(
+        UsbRequest(
+            media_dir=ctx.media,
+            output=Path(ctx.req.usb_output),
+            size=ctx.req.usb_size,
+            table=ctx.req.usb_table,
+            arch=ctx.req.arch,
+            label=ctx.recipe.settings.media.label[:11],
+            timestamp=ctx.t,
+        ),
+        ctx.progress,
+    )
+    ctx.outputs["usb"] = {
+        "path": Path(ctx.req.usb_output).name,
+        "size": usb.size,
+        "sha256": sha256_file(ctx.req.usb_output),
+        "table": usb.table,
+    }
+
+
+def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
+    """Manifest, then the --media-dir copy and the manifest file (both atomic)."""
+    recipe = ctx.recipe
+    ctx.manifest.update(
+        outputs=ctx.outputs,
+        pe_files=dict(sorted(ctx.pe_files.items())),
+        bcd={k: v.to_json() for k, v in stores.items()},
+        recipe={
+            "path": recipe.path.name,
+            "sha256": recipe.sha256,
+            "profile": recipe.profile,
+            "files": [p.name for p in recipe.files],
+            "settings": recipe.to_json()["settings"],
+        },
+        source={"kind": ctx.source.kind, "arch": ctx.req.arch},
+        tools=tool_versions(),
+    )
+    if ctx.req.media_dir is not None:
+        with atomic_directory(ctx.req.media_dir) as tmp:
+            tmp.rmdir()
+            shutil.copytree(ctx.media, tmp, copy_function=_copy)
+        result.media_dir = Path(ctx.req.media_dir)
+    if ctx.req.manifest is not None:
+        write_manifest(Path(ctx.req.manifest), ctx.manifest)
+        result.manifest_path = Path(ctx.req.manifest)
 
 
 def _copy(src: str, dst: str) -> str:
