@@ -406,3 +406,25 @@ def test_output_errors_are_one_line(kit_dir: Path, tmp_path: Path, run_pebuild) 
     proc = run_pebuild("make", "amd64", "--recipe", str(recipe), "-o", str(tmp_path / "x.iso"))
     assert_one_line_error(proc, 2)
     assert "no source" in proc.stderr
+
+
+def test_smoke_recipe_sets_ems_and_the_serial_token(kit_dir: Path, tmp_path: Path) -> None:
+    make(kit_dir, tmp_path, recipe=REPO / "recipes" / "smoke.toml")
+    media = tmp_path / "media"
+    require_tool("hivexregedit")
+    for store in ("boot/bcd", "efi/microsoft/boot/bcd"):
+        out = run("hivexregedit", "--export", str(media / store), "\\")
+        # ems (osloader 0x260000B0) and bootems (0x16000020) on, EMS port 1 at 115200 baud
+        assert re.search(r"\\Elements\\260000b0\]\n\"Element\"=hex\(3\):01", out), store
+        assert re.search(r"\\Elements\\16000020\]\n\"Element\"=hex\(3\):01", out), store
+        assert re.search(r"\\Elements\\15000022\]\n\"Element\"=hex\(3\):01,00,00,00,00,00,00,00", out)
+        assert re.search(r"\\Elements\\15000023\]\n\"Element\"=hex\(3\):00,c2,01,00,00,00,00,00", out)
+    wim = media / "sources/boot.wim"
+    startnet = wim_cat(wim, "/Windows/System32/startnet.cmd")
+    assert (
+        startnet
+        == b"wpeinit\r\nmode COM1: BAUD=115200 PARITY=n DATA=8 STOP=1\r\necho PEBUILD-SMOKE ok amd64 > COM1\r\n"
+    )
+    # winpeshl.ini keeps running startnet.cmd (LaunchApps cmd /k startnet.cmd)
+    assert b"startnet.cmd" in wim_cat(wim, "/Windows/System32/winpeshl.ini")
+    assert not (media / "boot/bootfix.bin").exists()  # prompt = false
