@@ -27,6 +27,7 @@ import json
 import marshal
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -380,8 +381,16 @@ def commit(
         _check_unchanged(record)
         if progress:
             progress(ProgressEvent("scan", 0, None, record.dir))
-        new = scan_tree(record.dir)
-        with Wim.open(record.wim, write=True) as wim:
+        # libwim opens the WIM and loads the image's metadata (C code, without the GIL)
+        # while this thread walks DIR.
+        opening = _Opening(record.wim, record.index)
+        try:
+            new = scan_tree(record.dir)
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                opening.result().close()
+            raise
+        with opening.result() as wim:
             if wim.info.guid_hex != record.guid:
                 raise StateError("WIM changed since it was mounted (GUID differs)", path=record.wim)
             commands, result = diff_tree(record.dir, old, new, wim, record.index)
@@ -396,6 +405,33 @@ def commit(
         record.commits += 1
         _save(record, new)  # libwim only reads DIR: what we scanned is the new baseline
     return result
+
+
+class _Opening(threading.Thread):
+    """Open the WIM for writing and load the image's metadata in a helper thread."""
+
+    def __init__(self, path: str, index: int) -> None:
+        super().__init__(daemon=True)
+        self.path, self.index = path, index
+        self.wim: Wim | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.wim = Wim.open(self.path, write=True)
+            self.wim.exists(self.index, "")  # libwim reads and decompresses the metadata now
+        except BaseException as exc:
+            self.error = exc
+
+    def result(self) -> Wim:
+        self.join()
+        if self.error is not None:
+            if self.wim is not None:
+                self.wim.close()
+            raise self.error
+        assert self.wim is not None
+        return self.wim
 
 
 def _check_unchanged(record: MountRecord) -> None:
