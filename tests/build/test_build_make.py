@@ -148,6 +148,8 @@ def test_amd64_capture_build(kit_dir: Path, tmp_path: Path) -> None:
     efisys = (kit_dir / "Deployment Tools/amd64/Oscdimg/efisys.bin").read_bytes()
     assert data[entries[0][1] * 2048 :][: len(etfs)] == etfs
     assert data[entries[1][1] * 2048 :][: len(efisys)] == efisys
+    require_tool("udfinfo")
+    assert "label=CAPTURE" in run("udfinfo", str(tmp_path / "out.iso"))
     require_tool("isoinfo")
     listing = run("isoinfo", "-J", "-f", "-i", str(tmp_path / "out.iso")).split()
     assert "/sources/boot.wim" in listing and "/efi/boot/bootx64.efi" in listing
@@ -204,6 +206,9 @@ def test_x86_media_and_noprompt(kit_dir: Path, tmp_path: Path) -> None:
     data = (tmp_path / "out.iso").read_bytes()
     assert data[entries[1][1] * 2048 :][: len(noprompt)] == noprompt
     assert result.manifest["pe_files"]["image:Windows/System32/imagex.exe"]["arch"] == "x86"
+    # udf = false: udfinfo (udftools) finds no UDF volume; the capture build above has one
+    require_tool("udfinfo")
+    assert subprocess.run(["udfinfo", str(tmp_path / "out.iso")], capture_output=True).returncode != 0
 
 
 def test_arch_mismatch_names_file_and_both_arches(tmp_path: Path) -> None:
