@@ -271,3 +271,51 @@ def test_progress_events_and_callback_errors(sample_wim, tmp_path):
     with Wim.open(sample_wim) as w, pytest.raises(Stop):
         w.extract_image(1, tmp_path / "y", progress=boom)
     shutil.rmtree(tmp_path / "y", ignore_errors=True)
+
+
+def test_verify_finds_corruption_and_optimize_compacts(sample_wim, wt, tmp_path):
+    with Wim.open(sample_wim) as w:
+        w.verify()
+        entry = next(e for e in w.entries(1) if e.path == "Windows/System32/config/SYSTEM")
+    assert entry.size == 20_000 and entry.sha1 is not None
+    # delete a big file in append mode: the old blob stays in the file until optimize
+    with Wim.open(sample_wim, write=True) as w:
+        w.update(1, [DeleteCommand("Windows/System32/config/SYSTEM")])
+        w.update(2, [DeleteCommand("Windows/System32/config/SYSTEM")])
+        w.overwrite()
+    appended = sample_wim.stat().st_size
+    with Wim.open(sample_wim, write=True) as w:
+        w.optimize()
+    assert sample_wim.stat().st_size < appended
+    wt.imagex("verify", sample_wim)
+    # flip bytes inside a file's compressed data: verify must fail with a FormatError
+    data = bytearray(sample_wim.read_bytes())
+    for i in range(300, 340):
+        data[i] ^= 0xFF
+    bad = tmp_path / "bad.wim"
+    bad.write_bytes(bytes(data))
+    assert wt.imagex("verify", bad, check=False).returncode != 0
+    with pytest.raises(FormatError), Wim.open(bad) as w:
+        w.verify()
+
+
+def test_windows_arch_is_named_like_the_adk(sample_wim, wt):
+    wt.imagex("info", sample_wim, "2", "--image-property", "WINDOWS/ARCH=9")
+    wt.imagex("info", sample_wim, "1", "--image-property", "WINDOWS/ARCH=12")
+    with Wim.open(sample_wim) as w:
+        assert [i.arch for i in w.images] == ["arm64", "amd64"]
+        assert w.image_property(2, "WINDOWS/ARCH") == "9"
+
+
+def test_property_only_overwrite_is_a_rebuild(sample_wim, wt):
+    """libwim would rewrite the XML in place (unsafe); pebuild rebuilds into a new file instead."""
+    inode = sample_wim.stat().st_ino
+    with Wim.open(sample_wim, write=True) as w:
+        w.set_image_properties(1, description="only the XML changes")
+        w.set_boot_index(1)
+        w.overwrite()
+    assert sample_wim.stat().st_ino != inode  # renamed into place, never written over
+    info = wt.imagex("info", sample_wim).stdout
+    assert re.search(r"Boot Index:\s+1", info)
+    assert "only the XML changes" in wt.imagex("info", sample_wim, "1").stdout
+    wt.imagex("verify", sample_wim)

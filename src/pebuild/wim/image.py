@@ -139,6 +139,7 @@ class Wim:
         self._bridge = bridge
         self._writable = writable
         self._tmp: Path | None = None
+        self._images_changed = False  # an update or a new image since open
 
     # ---------------------------------------------------------------- life cycle
 
@@ -544,6 +545,7 @@ class Wim:
             progress=progress,
             default=UsageError,
         )
+        self._images_changed = True
 
     def _with_parents(self, index: int, cmds: list[UpdateCommand], stamp: int) -> list[UpdateCommand]:
         known: dict[str, bool] = {"": True}
@@ -668,7 +670,9 @@ class Wim:
         """
         if not self._writable or self.path is None:
             raise UsageError("WIM was not opened for writing", path=self.path)
-        flags = L.WIMLIB_WRITE_FLAG_REBUILD if rebuild else 0
+        # With no image changed, libwim would rewrite the XML *in place* (its documented unsafe
+        # case); a rebuild (temporary file + rename) keeps property-only changes crash-safe too.
+        flags = L.WIMLIB_WRITE_FLAG_REBUILD if rebuild or not self._images_changed else 0
         if check:
             flags |= L.WIMLIB_WRITE_FLAG_CHECK_INTEGRITY
         self._call(
@@ -794,6 +798,7 @@ class Wim:
             path=src,
             default=UsageError,
         )
+        self._images_changed = True
         return self.info.image_count
 
 
