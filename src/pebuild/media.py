@@ -52,8 +52,12 @@ def collect_boot_files(
     bcd_bios: bytes | None,
     bcd_uefi: bytes,
     boot_sdi: bytes,
+    require_bootfix: bool = True,
 ) -> MediaFiles:
-    """The media files copype lays out, taken from `source` (a pebuild.source Source)."""
+    """The media files copype lays out, taken from `source` (a pebuild.source Source).
+
+    require_bootfix: a build with prompt = true needs boot/bootfix.bin; copype copies it when there.
+    """
     src = source  # typing: pebuild.source.Source
     m = MediaFiles()
     efi = src.boot_file("bootmgfw.efi")  # type: ignore[attr-defined]
@@ -70,7 +74,7 @@ def collect_boot_files(
         m.put("boot/bcd", bcd_bios)
         for font in fonts:
             m.put(f"boot/fonts/{font}", src.boot_file(f"fonts/{font}"))  # type: ignore[attr-defined]
-        if prompt:
+        if prompt and (require_bootfix or src.has_boot_file("bootfix.bin")):  # type: ignore[attr-defined]
             m.put("boot/bootfix.bin", src.boot_file("bootfix.bin"))  # type: ignore[attr-defined]
         m.fwfiles["etfsboot.com"] = src.boot_file("etfsboot.com")  # type: ignore[attr-defined]
     m.fwfiles["efisys.bin"] = src.boot_file("efisys.bin")  # type: ignore[attr-defined]

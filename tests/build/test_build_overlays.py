@@ -128,3 +128,22 @@ def test_bare_wim_build_takes_everything_from_the_image(tmp_path: Path) -> None:
     assert (media / "efi/boot/bootx64.efi").read_bytes() == kits.efi("bootmgfw.efi", "amd64")
     assert result.manifest["source"]["kind"] == "wim"
     assert not (media / "boot/bootfix.bin").exists()
+
+
+def test_copype_from_a_bare_wim_generates_the_stores(tmp_path: Path) -> None:
+    from pebuild.build import CopypeRequest, copype
+
+    wim = kits.make_wim(tmp_path / "boot.wim", "amd64", tmp_path, omit=("BCD",))
+    result = copype(CopypeRequest(arch="amd64", dest=tmp_path / "pe", source=str(wim), timestamp=1))
+    assert result.source_kind == "wim"
+    require_tool("hivexregedit")
+    for store in ("boot/bcd", "efi/microsoft/boot/bcd"):
+        out = subprocess.run(
+            ["hivexregedit", "--export", str(tmp_path / "pe/media" / store), "\\"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "{9dea862c-5cdd-4e70-acc1-f32b344d4795}" in out  # {bootmgr}
+    assert (tmp_path / "pe/fwfiles/etfsboot.com").read_bytes() == kits.bios("etfsboot.com")
+    assert (tmp_path / "pe/mount").is_dir() and not any((tmp_path / "pe/mount").iterdir())

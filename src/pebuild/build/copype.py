@@ -64,7 +64,13 @@ def copype(req: CopypeRequest) -> CopypeResult:
         from pebuild.build.run import _boot_sdi
 
         files = collect_boot_files(
-            src, req.arch, prompt=True, bcd_bios=bcd_bios, bcd_uefi=bcd_uefi, boot_sdi=_boot_sdi(src, t)
+            src,
+            req.arch,
+            prompt=True,
+            bcd_bios=bcd_bios,
+            bcd_uefi=bcd_uefi,
+            boot_sdi=_boot_sdi(src, t),
+            require_bootfix=False,
         )
         check_media_pe(files.files, req.arch)
         media = tmp / "media"
