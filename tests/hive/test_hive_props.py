@@ -115,3 +115,54 @@ def test_list_sizes_around_the_leaf_limit(count: int) -> None:
     assert [k.name for k in Hive.parse(data).root.subkeys] == sorted(
         (f"K{i}" for i in range(count)), key=str.upper
     )
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("create"), st.sampled_from(["A", "B", "A\\C", "B\\D", "A\\C\\E", "F"])),
+        st.tuples(st.just("delete"), st.sampled_from(["A", "B", "A\\C", "B\\D", "F"])),
+        st.tuples(
+            st.just("set"), st.sampled_from(["", "A", "B\\D", "A\\C"]), st.sampled_from(["x", "Y", "big"])
+        ),
+        st.tuples(st.just("unset"), st.sampled_from(["", "A", "B\\D"]), st.sampled_from(["x", "y", "BIG"])),
+        st.tuples(st.just("save"), st.sampled_from(["compact", "preserve"])),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=OPS, minor=st.sampled_from([3, 5]))
+def test_edit_sequences_in_preserve_mode(ops, minor: int) -> None:  # type: ignore[no-untyped-def]
+    """Random edits with saves in between: the file stays valid and matches a plain dict model."""
+    model: dict[str, dict[str, bytes]] = {"": {}}
+    hive = Hive.new(minor=minor)
+    for counter, op in enumerate(ops, start=1):
+        if op[0] == "create":
+            hive.root.create(op[1])
+            parts = op[1].split("\\")
+            for i in range(1, len(parts) + 1):
+                model.setdefault("\\".join(parts[:i]).upper(), {})
+        elif op[0] == "delete":
+            if op[1].upper() in model:
+                parent, _, name = op[1].rpartition("\\")
+                hive.root.open(parent).delete_subkey(name)
+                for path in [p for p in model if p == op[1].upper() or p.startswith(op[1].upper() + "\\")]:
+                    del model[path]
+        elif op[0] == "set":
+            if op[1].upper() in model:
+                data = bytes([counter]) * (20000 if op[2] == "big" else counter % 9)
+                hive.root.open(op[1]).set_value(op[2], RegType.BINARY, data)
+                model[op[1].upper()][op[2].upper()] = data
+        elif op[0] == "unset":
+            if op[1].upper() in model:
+                hive.root.open(op[1]).delete_value(op[2], missing_ok=True)
+                model[op[1].upper()].pop(op[2].upper(), None)
+        else:
+            data = hive.serialize(op[1], timestamp=counter)
+            check_structure(data)
+            hive = Hive.parse(data)
+    data = hive.serialize("preserve", timestamp=0)
+    check_structure(data)
+    view = {k.path.upper(): {v.name.upper(): v.data for v in k.values} for k in Hive.parse(data).root.walk()}
+    assert view == model
