@@ -92,3 +92,27 @@ def test_error_in_included_file_names_that_file(tmp_path: Path) -> None:
 def test_missing_recipe_file(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match="recipe file not found"):
         load_recipe(tmp_path / "none.toml")
+
+
+def test_servicing_tables_are_passed_through_with_their_lines(tmp_path: Path) -> None:
+    from pebuild.recipe import servicing_sections
+
+    if "pe_settings" not in servicing_sections():
+        pytest.skip("pebuild.servicing not in this build")
+    (tmp_path / "base.toml").write_text("# base\n[pe_settings]\n\nscratch_space = 100\n")
+    top = tmp_path / "top.toml"
+    top.write_text('include = ["base.toml"]\n[bcd]\ntimeout = 1\n')
+    with pytest.raises(RecipeError) as info:
+        load_recipe(top)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'base.toml'}:4: ") and "scratch_space" in message
+    (tmp_path / "base.toml").write_text("[pe_settings]\nscratch_space = 128\n")
+    recipe = load_recipe(top)
+    assert recipe.servicing_plan is not None and recipe.servicing_plan.scratch_space == 128
+
+
+def test_unknown_table_without_servicing_is_an_unknown_key(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[bcd]\ntimeout = 1\n[registy]\nx = 1\n")
+    with pytest.raises(RecipeError, match=r"r\.toml:3: unknown key 'registy'"):
+        load_recipe(recipe)
