@@ -60,6 +60,10 @@ def test_export_import_is_lossless_for_hivex(fixture: Path, tmp_path: Path) -> N
     assert hivex_export(out) == _reg(fixture)
     check_structure(out.read_bytes())
     assert BcdStore.open(out).to_json() == document
+    from regipy.registry import RegistryHive
+
+    keys = sum(1 for _ in RegistryHive(str(out)).recurse_subkeys(as_json=False))
+    assert keys == sum(1 for _ in BcdStore.open(fixture).hive.root.walk())
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=IDS)
