@@ -132,8 +132,9 @@ def check_arch(
         return None
     info = inspect_pe(raw, name=name)
     if info.arch not in (arch, "ebc", *also_allowed):
+        article = "an" if info.arch[0] in "aeiox" else "a"  # an x86, an amd64, an arm64, an ia64
         raise error(
-            f"{name} is a {info.arch} PE file but the build is for {arch} "
-            f"(take it from the {arch} kit, not from a {info.arch} machine)"
+            f"{name} is {article} {info.arch} PE file but the build is for {arch} "
+            f"(take it from the {arch} kit, not from {article} {info.arch} machine)"
         )
     return info

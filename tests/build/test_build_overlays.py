@@ -82,7 +82,7 @@ def test_custom_overlay_on_media_with_template(tmp_path: Path) -> None:
 def test_media_pe_of_wrong_arch_is_refused(tmp_path: Path) -> None:
     kit = kits.make_adk(tmp_path / "kit", "amd64", tmp_path)
     (tmp_path / "tool.exe").write_bytes(kits.pe_standin("tool.exe", "arm64"))
-    with pytest.raises(RecipeError, match=r"tool\.exe .* is a arm64 PE file but the build is for amd64"):
+    with pytest.raises(RecipeError, match=r"tool\.exe .* is an arm64 PE file but the build is for amd64"):
         _build(tmp_path, kit, '[[files.add]]\nsource = "tool.exe"\ndest = "tool.exe"\non = "media"\n')
 
 
