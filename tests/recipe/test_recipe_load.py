@@ -174,3 +174,12 @@ def test_to_json_round_trips_every_setting(tmp_path: Path) -> None:
         for part in path:
             node = node[part]
     assert settings["arch"] == ["x86"]
+
+
+def test_crlf_and_bom_recipes_from_windows_editors(tmp_path: Path) -> None:
+    path = tmp_path / "r.toml"
+    path.write_bytes(b"\xef\xbb\xbf# saved by Notepad\r\n[bcd]\r\ntimeout = 7\r\n[media]\r\nlabel = 5\r\n")
+    with pytest.raises(RecipeError, match=r"r\.toml:5: media\.label: expected a string"):
+        load_recipe(path)
+    path.write_bytes(b"\xef\xbb\xbf[bcd]\r\ntimeout = 7\r\n")
+    assert load_recipe(path).settings.bcd.timeout == 7

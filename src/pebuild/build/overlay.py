@@ -49,7 +49,7 @@ class Overlay:
 
 def load_overlay(directory: Path) -> Overlay:
     toml = directory / "overlay.toml"
-    text = toml.read_text(encoding="utf-8")
+    text = toml.read_text(encoding="utf-8-sig")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -105,7 +105,7 @@ def _read(path: Path) -> _File:
     except OSError as exc:
         raise RecipeError(f"cannot read recipe: {exc.strerror}", path=path) from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # Notepad writes a BOM; TOML itself has none
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise RecipeError("recipe is not valid UTF-8", path=path, line=line) from None
