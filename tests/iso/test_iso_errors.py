@@ -51,6 +51,14 @@ def test_iso_error_names_differing_in_case(kit, tmp_path, run_pebuild):
     _no_output(tmp_path, "o.iso")
 
 
+def test_iso_error_name_not_utf8(kit, tmp_path, run_pebuild):
+    (kit.media / os.fsdecode(b"bad\xff.bin")).write_bytes(b"x")
+    proc = run_pebuild("iso", str(kit.media), str(tmp_path / "o.iso"))
+    assert_one_line_error(proc, 5)
+    assert "not valid UTF-8" in proc.stderr
+    _no_output(tmp_path, "o.iso")
+
+
 def test_iso_error_unwritable_output(kit, tmp_path, run_pebuild):
     if os.geteuid() == 0:
         target = tmp_path / "missing-dir" / "o.iso"  # root can write anywhere: use a missing directory

@@ -69,3 +69,22 @@ def test_iso_tree_without_udf_and_joliet(kit, tmp_path):
     assert "NO Joliet present" in info
     assert "Udf" not in run("7z", "l", "-slt", iso).split("Type = ")[1].split("\n")[0]
     assert "/SOURCES/BOOT.WIM;1" in iso_extents(iso)
+
+
+def test_iso_tree_long_and_odd_names(kit, tmp_path):
+    require_tool("isoinfo")
+    long_name = "L" * 100 + ".txt"
+    (kit.media / long_name).write_bytes(b"long")
+    (kit.media / ("L" * 99 + "M.txt")).write_bytes(b"long2")  # same 64-character Joliet prefix
+    (kit.media / "semi;colon?.txt").write_bytes(b"odd")
+    iso = _iso(kit, tmp_path)
+    joliet = [
+        n.lstrip("/") for n in run("isoinfo", "-J", "-f", "-i", iso).splitlines() if "/" not in n.lstrip("/")
+    ]
+    longs = sorted(n for n in joliet if n.startswith("LLLL"))
+    assert longs == ["L" * 60 + ".txt", "L" * 56 + "_001.txt"]  # 64 UCS-2 characters, extension kept
+    assert "semi_colon_.txt" in joliet
+    udf = sevenzip_list(iso, "udf")
+    assert udf[long_name] == 4 and udf["semi;colon?.txt"] == 3  # UDF keeps the names as they are
+    iso_names = set(iso_extents(iso))
+    assert "/SEMI_COLON_.TXT;1" in iso_names and "/" + "L" * 27 + ".TXT;1" in iso_names

@@ -69,6 +69,13 @@ def scan_media(root: Path) -> MediaTree:
             names = sorted(os.listdir(abs_dir))
         except OSError as exc:
             raise FormatError(f"cannot read directory: {exc.strerror}", path=abs_dir) from None
+        for name in names:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FormatError(
+                    f"file name {name!r} is not valid UTF-8, so it has no Joliet/UDF form", path=abs_dir
+                ) from None
         _check_case_conflicts(rel_dir, names, root)
         subdirs = []
         for name in names:

@@ -146,7 +146,7 @@ def _build(
             iso.add_fp(_bytes_fp(UDF_ONLY_README), len(UDF_ONLY_README), iso_path="/README.TXT;1")
         _add_boot(iso, req, (bios, uefi, uefi_size), root, placed, views, joliet)
         _set_file_order(iso, req.file_order, placed)
-    except PyCdlibException as exc:
+    except (PyCdlibException, UnicodeError) as exc:
         raise FormatError(f"cannot lay out the ISO: {exc}", path=req.media_dir) from None
     return iso
 
