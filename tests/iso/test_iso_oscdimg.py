@@ -121,3 +121,19 @@ def test_iso_oscdimg_unsupported_option_cli(kit, run_pebuild, tmp_path):
 def test_iso_oscdimg_help_does_not_eat_h(run_pebuild):
     proc = run_pebuild("oscdimg", "--help")
     assert proc.returncode == 0 and "-bootdata" in proc.stdout
+
+
+def test_iso_oscdimg_yo_file_order_and_t_date(kit, run_pebuild):
+    require_tool("isoinfo")
+    cwd = kit.media.parent
+    (cwd / "bootorder.txt").write_text("sources\\boot.wim\r\nboot\\bcd\r\n", encoding="utf-8")
+    line = r"-u1 -j1 -lWINPE -t01/02/2024,03:04:05 -yobootorder.txt -bootdata:1#p0,e,bfwfiles\etfsboot.com media o.iso"
+    proc = run_pebuild("oscdimg", *line.split(), cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    ext = iso_extents(cwd / "o.iso")
+    others = [
+        lba for p, lba in ext.items() if p not in ("/SOURCES/BOOT.WIM;1", "/BOOT/BCD.;1", "/EMPTY.TXT;1")
+    ]
+    assert ext["/SOURCES/BOOT.WIM;1"] < ext["/BOOT/BCD.;1"] < min(others)
+    assert "2024-01-02 03:04:05" in run("7z", "l", "-tudf", cwd / "o.iso")
+    assert "/sources/boot.wim" in run("isoinfo", "-J", "-f", "-i", cwd / "o.iso").splitlines()
