@@ -142,6 +142,8 @@ def test_make_applies_servicing(run_pebuild, adk: Path, tmp_path: Path) -> None:
     assert "wpeutil InitializeNetwork" in lines
     assert "echo deploying from wds01" in lines
     assert lines.index("drvload X:\\Drivers\\rtnet\\rtnet.inf") < lines.index("wpeutil InitializeNetwork")
+    # drivers load before the recipe's own startnet lines (which may need the network)
+    assert lines.index("wpeutil InitializeNetwork") < lines.index("echo deploying from wds01")
 
     xml = extract(boot_wim, "/WDSClientUnattend.xml", out / "u").read_bytes()
     ns = {"u": "urn:schemas-microsoft-com:unattend"}

@@ -75,9 +75,11 @@ def image_edits(
     ini = winpeshl_ini(recipe, variables)
     if ini is not None:
         edits.add_file(WINPESHL, ini)
-    edits.startnet_lines.extend(startnet_lines(recipe, variables))
     if servicing is not None:
+        # Servicing first: its drvload lines must run before the recipe's own startnet
+        # lines (e.g. deploy.toml's `setup.exe /wds` needs the NIC driver loaded).
         edits.merge(servicing)
+    edits.startnet_lines.extend(startnet_lines(recipe, variables))
     return edits
 
 
