@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import random as _random
 import threading
@@ -42,10 +43,11 @@ COPY_STEP = 8 << 20
 def pinned_clock(epoch: int, seed: str) -> Iterator[None]:
     """Make pycdlib see `epoch` as now and UTC as local time; seed its random numbers."""
     rng = _random.Random(seed)
+    utc = functools.lru_cache(maxsize=64)(_time.gmtime)  # every date is the same few instants
     fake_time = SimpleNamespace(
         time=lambda: float(epoch),
-        localtime=lambda secs=None: _time.gmtime(epoch if secs is None else secs),
-        gmtime=lambda secs=None: _time.gmtime(epoch if secs is None else secs),
+        localtime=lambda secs=None: utc(epoch if secs is None else secs),
+        gmtime=lambda secs=None: utc(epoch if secs is None else secs),
         strftime=_time.strftime,
         strptime=_time.strptime,
         struct_time=_time.struct_time,
@@ -59,6 +61,9 @@ def pinned_clock(epoch: int, seed: str) -> Iterator[None]:
                 if hasattr(mod, attr):
                     saved.append((mod, attr, getattr(mod, attr)))
                     setattr(mod, attr, repl)
+        # local time is UTC here, so the offset pycdlib computes for each date is always 0
+        saved.append((pycdlib.utils, "gmtoffset_from_tm", pycdlib.utils.gmtoffset_from_tm))
+        pycdlib.utils.gmtoffset_from_tm = lambda _tm, _local: 0
         try:
             yield
         finally:
