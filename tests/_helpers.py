@@ -34,6 +34,7 @@ TOOL_PACKAGES = {
     "mdir": "mtools",
     "fsck.vfat": "dosfstools",
     "sfdisk": "fdisk",
+    "nasm": "nasm",
 }
 
 

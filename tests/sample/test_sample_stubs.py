@@ -95,16 +95,17 @@ def test_bad_markers_and_args_are_usage_errors() -> None:
             call()
 
 
-@pytest.mark.parametrize("source", ["bios.asm", "efi_x64.asm", "efi_ia32.asm"])
+@pytest.mark.parametrize("source", ["bios.asm", "bootmgr.asm", "efi_x64.asm", "efi_ia32.asm"])
 def test_checked_in_bytes_match_the_assembly_source(source: str, tmp_path: Path) -> None:
-    nasm = shutil.which("nasm")
-    if nasm is None:
-        pytest.skip("nasm not installed (only needed to re-check the checked-in bytes)")
+    nasm = require_tool("nasm")
     out = tmp_path / "out.bin"
     subprocess.run([nasm, "-f", "bin", "-o", str(out), str(STUB_DIR / source)], check=True)
-    expected = {"bios.asm": _code.BIOS_CODE, "efi_x64.asm": _code.EFI_X64_CODE}.get(
-        source, _code.EFI_IA32_CODE
-    )
+    expected = {
+        "bios.asm": _code.BIOS_CODE,
+        "bootmgr.asm": _code.BOOTMGR_HEAD,
+        "efi_x64.asm": _code.EFI_X64_CODE,
+        "efi_ia32.asm": _code.EFI_IA32_CODE,
+    }[source]
     assert out.read_bytes() == expected
 
 

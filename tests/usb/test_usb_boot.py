@@ -1,6 +1,6 @@
 """The USB image really boots: SeaBIOS through our MBR + FAT32 VBR into \\bootmgr, OVMF into BOOTX64.EFI.
 
-\\bootmgr here is tests/usb/data/bootmgr_probe.asm + the sample BIOS program: it only prints
+\\bootmgr here is the sample's bootmgr_program (bootmgr.asm + the sample BIOS program): it only prints
 its marker if our boot sector loaded the whole file at 2000:0000 and jumped there with DL=80h.
 """
 

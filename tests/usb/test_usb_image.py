@@ -259,14 +259,6 @@ def test_usb_boot_code_matches_asm(tmp_path: Path) -> None:
         out = tmp_path / (name + ".bin")
         subprocess.run([nasm, "-f", "bin", "-o", str(out), str(src / name)], check=True)
         assert out.read_bytes() == expected, name
-    probe = tmp_path / "probe.bin"
-    subprocess.run(
-        [nasm, "-f", "bin", "-o", str(probe), str(Path(__file__).parent / "data/bootmgr_probe.asm")],
-        check=True,
-    )
-    from usb_support import BOOTMGR_PROBE
-
-    assert probe.read_bytes() == BOOTMGR_PROBE
 
 
 @pytest.mark.slow

@@ -5,10 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pebuild.sample.stubs import bios_program, efi_program
-
-#: tests/usb/data/bootmgr_probe.asm: copies the BIOS program appended to it to 0000:7C00 and runs it
-BOOTMGR_PROBE = bytes.fromhex("fa8cc88ed831c08ec0be1a00bf007cb90004fcf3a5ea007c0000")
+from pebuild.sample.stubs import bootmgr_program, efi_program
 
 
 def make_media(
@@ -23,7 +20,7 @@ def make_media(
     media = root / "media"
     for d in ("efi/boot", "efi/microsoft/boot/fonts", "sources", "Boot/Fonts", "Boot/en-us", "empty"):
         (media / d).mkdir(parents=True, exist_ok=True)
-    (media / "bootmgr").write_bytes(BOOTMGR_PROBE + bios_program(bios_marker))
+    (media / "bootmgr").write_bytes(bootmgr_program(bios_marker))
     efi_name = {"amd64": "bootx64.efi", "x86": "bootia32.efi"}.get(arch, "bootx64.efi")
     (media / "efi/boot" / efi_name).write_bytes(efi_program(uefi_marker, arch=arch))
     (media / "bootmgr.efi").write_bytes(rng.randbytes(7000))

@@ -28,7 +28,7 @@ from pebuild.clock import stable_guid
 from pebuild.errors import OutputError, UsageError
 from pebuild.fsutil import atomic_directory
 from pebuild.sample.hives import sample_hives
-from pebuild.sample.stubs import ARCHES, bios_program, efi_program, pe_standin
+from pebuild.sample.stubs import ARCHES, bios_program, bootmgr_program, efi_program, pe_standin
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
 KIT_FORMAT = 2
@@ -112,7 +112,7 @@ def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
     }
     if arch in BIOS_ARCHES:
         files["etfsboot.com"] = bios_program(marker("etfsboot.com"), size=4096)
-        files["bootmgr"] = bios_program(marker("bootmgr"), size=8192)
+        files["bootmgr"] = bootmgr_program(marker("bootmgr"), size=8192)
         files["bootfix.bin"] = bios_program(marker("bootfix.bin"), size=1024)
         files["winload.exe"] = pe_standin("winload.exe", arch, "boot_application")
         for name in ("pxeboot.n12", "pxeboot.com", "abortpxe.com", "wdsnbp.com"):

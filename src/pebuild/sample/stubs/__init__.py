@@ -3,6 +3,8 @@
 * `bios_program`: 16-bit real-mode code valid at 0000:7C00 (El Torito
   no-emulation image, PXE NBP loaded by iPXE, or a boot sector). Prints its
   marker on COM1 and the screen, then powers the machine off (bios.asm).
+* `bootmgr_program`: the BIOS `bootmgr`, valid at 2000:0000 where NT6 boot
+  sectors load it (bootmgr.asm relocates a `bios_program` to 0000:7C00).
 * `efi_program`: an EFI application (subsystem 10). The x64 and IA32 ones
   really run: they print the marker through ConOut, which OVMF copies to the
   serial port, then call ResetSystem(EfiResetShutdown) (efi_x64.asm,
@@ -20,6 +22,7 @@ import struct
 from pebuild.errors import UsageError
 from pebuild.sample.stubs._code import (
     BIOS_CODE,
+    BOOTMGR_HEAD,
     EFI_ARM64_CODE,
     EFI_IA32_CODE,
     EFI_IA64_CODE,
@@ -28,7 +31,15 @@ from pebuild.sample.stubs._code import (
 )
 from pebuild.sample.stubs._pe import IMAGE_FILE_MACHINE, IMAGE_SUBSYSTEM, PeImage, build_pe
 
-__all__ = ["ARCHES", "MARKER_KEY", "bios_program", "efi_program", "obfuscate", "pe_standin"]
+__all__ = [
+    "ARCHES",
+    "MARKER_KEY",
+    "bios_program",
+    "bootmgr_program",
+    "efi_program",
+    "obfuscate",
+    "pe_standin",
+]
 
 ARCHES = ("x86", "amd64", "arm64", "ia64")
 MARKER_KEY = 0x5A
@@ -76,6 +87,18 @@ def bios_program(marker: str, size: int = 2048) -> bytes:
     image = bytearray((BIOS_CODE + obfuscate(marker)).ljust(size, b"\0"))
     image[510:512] = b"\x55\xaa"
     return bytes(image)
+
+
+def bootmgr_program(marker: str, size: int = 8192) -> bytes:
+    """A stand-in for the BIOS `bootmgr`, valid at 2000:0000 where boot sectors load it.
+
+    bootmgr.asm relocates the appended `bios_program` to 0000:7C00 and runs it,
+    so it prints `marker` whether a USB boot sector or a test loads it.
+    """
+    program = BOOTMGR_HEAD + bios_program(marker, size=2048)
+    if size < len(program):
+        raise UsageError(f"bootmgr program size must be at least {len(program)} bytes, not {size}")
+    return program.ljust(size, b"\0")
 
 
 def efi_program(marker: str, arch: str = "amd64") -> bytes:

@@ -37,3 +37,6 @@ EFI_IA64_CODE = bytes(16)
 
 #: x86/amd64 Windows stand-in entry: `xor eax, eax` ; `ret` (exit code 0)
 WIN_X86_CODE = bytes.fromhex("31c0c3")
+
+#: bootmgr.asm: relocates the appended bios.asm program from 2000:0000 to 0000:7C00 and runs it
+BOOTMGR_HEAD = bytes.fromhex("fa8cc88ed831c08ec0be1a00bf007cb90004fcf3a5ea007c0000")
