@@ -51,3 +51,24 @@ def test_amd64_iso_boots_bios_and_uefi(tmp_path: Path) -> None:
 def test_x86_iso_boots_bios(tmp_path: Path) -> None:
     require_tool("qemu-system-x86_64")
     _smoke(_iso(tmp_path, "x86"), "bios", "x86", "PEBUILD-SAMPLE etfsboot.com")
+
+
+def test_usb_image_from_the_sample_source_boots_bios_and_uefi(tmp_path: Path) -> None:
+    """`pebuild make --usb` on `--source sample`, hybrid table: our MBR + FAT32 boot sector load the
+    sample bootmgr (valid at 2000:0000) under SeaBIOS, and OVMF runs EFI/BOOT/BOOTX64.EFI, which is
+    bootmgfw.efi as the ADK ships it (an ISO instead boots the El Torito efisys.bin's bootx64.efi)."""
+    require_tool("qemu-system-x86_64")
+    usb = tmp_path / "winpe.img"
+    build(
+        BuildRequest(
+            arch="amd64",
+            recipe=REPO / "recipes" / "rescue.toml",
+            source="sample",
+            output=None,
+            usb_output=usb,
+            usb_table="hybrid",
+            timestamp=1,
+        )
+    )
+    _smoke(usb, "bios", "amd64", "PEBUILD-SAMPLE bootmgr")
+    _smoke(usb, "uefi", "amd64", "PEBUILD-SAMPLE bootmgfw.efi")
