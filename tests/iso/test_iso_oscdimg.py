@@ -118,9 +118,13 @@ def test_iso_oscdimg_unsupported_option_cli(kit, run_pebuild, tmp_path):
     assert not (tmp_path / "o.iso").exists()
 
 
-def test_iso_oscdimg_help_does_not_eat_h(run_pebuild):
+def test_iso_oscdimg_help_does_not_eat_h(kit, run_pebuild):
     proc = run_pebuild("oscdimg", "--help")
     assert proc.returncode == 0 and "-bootdata" in proc.stdout
+    # -h is oscdimg's "include hidden files", not help, even though `pebuild -h` is help
+    proc = run_pebuild("oscdimg", "-h", "-u1", "media", "h.iso", cwd=kit.media.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert "/SOURCES/BOOT.WIM;1" in iso_extents(kit.media.parent / "h.iso")
 
 
 def test_iso_oscdimg_yo_file_order_and_t_date(kit, run_pebuild):
