@@ -154,7 +154,9 @@ def to_display(element_id: int, value: Any, alias_of: Callable[[uuid.UUID], str]
     fmt = element_format(element_id)
     if fmt == ElementFormat.DEVICE:
         if isinstance(value, devices.LocateDevice) and len(value.tail.rstrip(b"\0")) > 32:
-            return f"locate=custom:{value.element:08x} (+{len(value.tail)} bytes of nested device; see --json)"
+            return (
+                f"locate=custom:{value.element:08x} (+{len(value.tail)} bytes of nested device; see --json)"
+            )
         text = devices.to_text(value)
         options = getattr(value, "options", None)
         return text.replace("{" + str(options) + "}", alias_of(options)) if options else text
