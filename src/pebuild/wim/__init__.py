@@ -11,7 +11,7 @@ See docs/wim.md for the API, the mount design and crash safety.
 from __future__ import annotations
 
 from pebuild.wim.config import CaptureConfig
-from pebuild.wim.image import Wim, capture, libwim_version
+from pebuild.wim.image import Wim, libwim_version
 from pebuild.wim.model import (
     AddCommand,
     Compression,
@@ -22,6 +22,7 @@ from pebuild.wim.model import (
     UpdateCommand,
     WimInfo,
 )
+from pebuild.wim.writer import capture
 
 __all__ = [
     "AddCommand",

@@ -1,4 +1,4 @@
-"""`Wim`: an open WIM file, and `capture()` — pebuild's WIM engine on top of libwim.
+"""`Wim`: an open WIM file — pebuild's WIM engine on top of libwim.
 
 Reproducible writes. libwim stamps a random GUID on every new WIM and, for
 every image it had to re-scan, writes `now` into the XML's
@@ -19,14 +19,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pebuild.errors import FormatError, OutputError, PebuildError, SourceError, UsageError
-from pebuild.fsutil import fsync_dir, normalize_image_path
-from pebuild.progress import Progress, ProgressEvent
+from pebuild.fsutil import normalize_image_path
+from pebuild.progress import Progress
 from pebuild.wim import _libwim as L
+from pebuild.wim._progress import _ProgressBridge
 from pebuild.wim.config import CaptureConfig
 from pebuild.wim.model import (
     AddCommand,
@@ -38,6 +39,7 @@ from pebuild.wim.model import (
     UpdateCommand,
     WimInfo,
 )
+from pebuild.wim.writer import _guid_bytes, _pins, _write_pinned
 
 if TYPE_CHECKING:
     import uuid
@@ -57,73 +59,6 @@ def libwim_version() -> str:
 def _wim_path(path: str) -> bytes:
     """An image path as wimlib takes it: '/a/b' (accepts '\\' and a leading slash)."""
     return L.encode("/" + normalize_image_path(path))
-
-
-class _ProgressBridge:
-    """Turns libwim progress messages into ProgressEvents; keeps exceptions out of C frames."""
-
-    def __init__(self) -> None:
-        self.progress: Progress | None = None
-        self.error: BaseException | None = None
-        self.cfunc = L.wimlib_progress_func_t(self._callback)
-
-    @contextlib.contextmanager
-    def active(self, progress: Progress | None) -> Iterator[None]:
-        self.progress, self.error = progress, None
-        try:
-            yield
-        finally:
-            self.progress = None
-
-    def reraise(self) -> None:
-        if self.error is not None:
-            err, self.error = self.error, None
-            raise err
-
-    def _callback(self, msg: int, info: int | None, _ctx: int | None) -> int:
-        if self.progress is None:
-            return L.WIMLIB_PROGRESS_STATUS_CONTINUE
-        try:
-            event = _event(msg, info)
-            if event is not None:
-                self.progress(event)
-        except BaseException as exc:  # re-raised by the caller after libwim unwinds
-            self.error = exc
-            return L.WIMLIB_PROGRESS_STATUS_ABORT
-        return L.WIMLIB_PROGRESS_STATUS_CONTINUE
-
-
-def _event(msg: int, info: int | None) -> ProgressEvent | None:
-    if msg in (L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_BEGIN, L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END):
-        done = int(msg == L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END)  # `info` is not valid for these
-        return ProgressEvent("metadata", done, 1)
-    if msg == L.WIMLIB_PROGRESS_MSG_RENAME:
-        return ProgressEvent("rename", 1, 1)
-    if not info:
-        return None
-    if msg == L.WIMLIB_PROGRESS_MSG_WRITE_STREAMS:
-        w = L.wimlib_progress_info_write_streams.from_address(info)
-        return ProgressEvent("write", w.completed_bytes, w.total_bytes)
-    if msg == L.WIMLIB_PROGRESS_MSG_EXTRACT_STREAMS:
-        x = L.wimlib_progress_info_extract.from_address(info)
-        return ProgressEvent("extract", x.completed_bytes, x.total_bytes)
-    if msg in (L.WIMLIB_PROGRESS_MSG_EXTRACT_FILE_STRUCTURE, L.WIMLIB_PROGRESS_MSG_EXTRACT_METADATA):
-        x = L.wimlib_progress_info_extract.from_address(info)
-        stage = "files" if msg == L.WIMLIB_PROGRESS_MSG_EXTRACT_FILE_STRUCTURE else "file metadata"
-        return ProgressEvent(stage, x.current_file_count, x.end_file_count)
-    if msg == L.WIMLIB_PROGRESS_MSG_SCAN_DENTRY:
-        s = L.wimlib_progress_info_scan.from_address(info)
-        return ProgressEvent("scan", s.num_dirs_scanned + s.num_nondirs_scanned, None)
-    if msg == L.WIMLIB_PROGRESS_MSG_UPDATE_END_COMMAND:
-        u = L.wimlib_progress_info_update.from_address(info)
-        return ProgressEvent("update", u.completed_commands, u.total_commands)
-    if msg == L.WIMLIB_PROGRESS_MSG_VERIFY_STREAMS:
-        v = L.wimlib_progress_info_verify_streams.from_address(info)
-        return ProgressEvent("verify", v.completed_bytes, v.total_bytes)
-    if msg in (L.WIMLIB_PROGRESS_MSG_CALC_INTEGRITY, L.WIMLIB_PROGRESS_MSG_VERIFY_INTEGRITY):
-        i = L.wimlib_progress_info_integrity.from_address(info)
-        return ProgressEvent("integrity", i.completed_bytes, i.total_bytes)
-    return None
 
 
 class Wim:
@@ -800,132 +735,3 @@ class Wim:
         )
         self._images_changed = True
         return self.info.image_count
-
-
-def _guid_bytes(guid: bytes | uuid.UUID) -> bytes:
-    raw = guid.bytes if hasattr(guid, "bytes") else bytes(guid)
-    if len(raw) != L.WIMLIB_GUID_LEN:
-        raise UsageError(f"a WIM GUID is 16 bytes, got {len(raw)}")
-    return raw
-
-
-def _pins(
-    guid: bytes | uuid.UUID | None, timestamp: int | None, target: Path
-) -> tuple[bytes | None, int | None]:
-    from pebuild import clock
-
-    sde = clock.source_date_epoch()
-    if timestamp is None and sde is not None:
-        timestamp = sde
-    if guid is None and sde is not None:
-        guid = clock.stable_guid("wim", target.name, sde)
-    return (None if guid is None else _guid_bytes(guid)), timestamp
-
-
-def _write_pinned(
-    wim: Wim,
-    target: Path,
-    image: int,
-    check: bool,
-    guid: bytes | None,
-    timestamp: int | None,
-    progress: Progress | None,
-    threads: int,
-) -> None:
-    """wimlib_write() to a temporary file beside `target`, pin GUID and times, fsync, rename."""
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError("cannot write output: directory does not exist", path=parent)
-    if target.is_dir():
-        raise OutputError("output is a directory", path=target)
-    import tempfile
-
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        flags = L.WIMLIB_WRITE_FLAG_CHECK_INTEGRITY if check else 0
-        if guid is not None:
-            wim.set_guid(guid)
-            flags |= L.WIMLIB_WRITE_FLAG_RETAIN_GUID
-        wim._call(
-            "cannot write WIM",
-            L.lib().wimlib_write,
-            wim.handle,
-            L.encode(tmp),
-            image,
-            flags,
-            threads,
-            progress=progress,
-            path=os.fspath(target),
-            default=OutputError,
-        )
-        if timestamp is not None:
-            with Wim.open(tmp, write=True) as again:
-                for index in range(1, again.info.image_count + 1):
-                    again.set_times(index, timestamp)
-                again._call(
-                    "cannot write WIM",
-                    L.lib().wimlib_overwrite,
-                    again.handle,
-                    flags & L.WIMLIB_WRITE_FLAG_CHECK_INTEGRITY,
-                    threads,
-                    path=os.fspath(target),
-                    default=OutputError,
-                )
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=target) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(parent)
-
-
-def capture(
-    src_dir: str | os.PathLike[str],
-    wim_path: str | os.PathLike[str],
-    name: str,
-    description: str | None = None,
-    config: CaptureConfig | None = None,
-    compression: Compression | str = Compression.LZX,
-    boot: bool = False,
-    check: bool = False,
-    append: bool = False,
-    progress: Progress | None = None,
-    *,
-    guid: bytes | uuid.UUID | None = None,
-    timestamp: int | None = None,
-    threads: int = 0,
-) -> int:
-    """Capture a directory into a new WIM (atomic) or as a new image of an existing one (append).
-
-    Returns the new image's index. guid + timestamp (or SOURCE_DATE_EPOCH)
-    make a new WIM byte-identical for an identical tree (same names, content
-    and file times — note that reading a file can move its atime).
-    """
-    target = Path(wim_path)
-    if append:
-        if not target.is_file():
-            raise UsageError("--append needs an existing WIM", path=target)
-        with Wim.open(target, write=True) as wim:
-            index = wim.add_image(src_dir, name, config=config, boot=boot, progress=progress)
-            if description is not None:
-                wim.set_image_property(index, "DESCRIPTION", description)
-            if boot:
-                wim.set_boot_index(index)
-            wim.overwrite(check=check, progress=progress, timestamp=timestamp, threads=threads)
-            return index
-    with Wim.create(compression) as wim:
-        index = wim.add_image(src_dir, name, config=config, boot=boot, progress=progress)
-        if description is not None:
-            wim.set_image_property(index, "DESCRIPTION", description)
-        if boot:
-            wim.set_boot_index(index)
-        pin_guid, pin_time = _pins(guid, timestamp, target)
-        _write_pinned(wim, target, L.WIMLIB_ALL_IMAGES, check, pin_guid, pin_time, progress, threads)
-        return index

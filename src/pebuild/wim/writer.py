@@ -1,0 +1,159 @@
+"""Atomic, reproducible WIM writes (`Wim.write`, `capture`): temp file, pinned GUID and times, rename.
+
+Why two steps: libwim writes `now` into LASTMODIFICATIONTIME of every image
+it re-scanned (xml_update_image_info() from write_wim_part()), after any
+property set before the write. Reopening the written temporary file (stats
+current, nothing restamped), setting the times and overwriting it changes
+only the XML, in place, in our private file. See docs/wim.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pebuild.errors import OutputError, UsageError
+from pebuild.fsutil import fsync_dir
+from pebuild.progress import Progress
+from pebuild.wim import _libwim as L
+from pebuild.wim.config import CaptureConfig
+from pebuild.wim.model import Compression
+
+if TYPE_CHECKING:
+    import uuid
+
+    from pebuild.wim.image import Wim
+
+
+def _guid_bytes(guid: bytes | uuid.UUID) -> bytes:
+    raw = guid.bytes if hasattr(guid, "bytes") else bytes(guid)
+    if len(raw) != L.WIMLIB_GUID_LEN:
+        raise UsageError(f"a WIM GUID is 16 bytes, got {len(raw)}")
+    return raw
+
+
+def _pins(
+    guid: bytes | uuid.UUID | None, timestamp: int | None, target: Path
+) -> tuple[bytes | None, int | None]:
+    from pebuild import clock
+
+    sde = clock.source_date_epoch()
+    if timestamp is None and sde is not None:
+        timestamp = sde
+    if guid is None and sde is not None:
+        guid = clock.stable_guid("wim", target.name, sde)
+    return (None if guid is None else _guid_bytes(guid)), timestamp
+
+
+def _write_pinned(
+    wim: Wim,
+    target: Path,
+    image: int,
+    check: bool,
+    guid: bytes | None,
+    timestamp: int | None,
+    progress: Progress | None,
+    threads: int,
+) -> None:
+    """wimlib_write() to a temporary file beside `target`, pin GUID and times, fsync, rename."""
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError("cannot write output: directory does not exist", path=parent)
+    if target.is_dir():
+        raise OutputError("output is a directory", path=target)
+    import tempfile
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        flags = L.WIMLIB_WRITE_FLAG_CHECK_INTEGRITY if check else 0
+        if guid is not None:
+            wim.set_guid(guid)
+            flags |= L.WIMLIB_WRITE_FLAG_RETAIN_GUID
+        wim._call(
+            "cannot write WIM",
+            L.lib().wimlib_write,
+            wim.handle,
+            L.encode(tmp),
+            image,
+            flags,
+            threads,
+            progress=progress,
+            path=os.fspath(target),
+            default=OutputError,
+        )
+        if timestamp is not None:
+            from pebuild.wim.image import Wim
+
+            with Wim.open(tmp, write=True) as again:
+                for index in range(1, again.info.image_count + 1):
+                    again.set_times(index, timestamp)
+                again._call(
+                    "cannot write WIM",
+                    L.lib().wimlib_overwrite,
+                    again.handle,
+                    flags & L.WIMLIB_WRITE_FLAG_CHECK_INTEGRITY,
+                    threads,
+                    path=os.fspath(target),
+                    default=OutputError,
+                )
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=target) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(parent)
+
+
+def capture(
+    src_dir: str | os.PathLike[str],
+    wim_path: str | os.PathLike[str],
+    name: str,
+    description: str | None = None,
+    config: CaptureConfig | None = None,
+    compression: Compression | str = Compression.LZX,
+    boot: bool = False,
+    check: bool = False,
+    append: bool = False,
+    progress: Progress | None = None,
+    *,
+    guid: bytes | uuid.UUID | None = None,
+    timestamp: int | None = None,
+    threads: int = 0,
+) -> int:
+    """Capture a directory into a new WIM (atomic) or as a new image of an existing one (append).
+
+    Returns the new image's index. guid + timestamp (or SOURCE_DATE_EPOCH)
+    make a new WIM byte-identical for an identical tree (same names, content
+    and file times — note that reading a file can move its atime).
+    """
+    from pebuild.wim.image import Wim
+
+    target = Path(wim_path)
+    if append:
+        if not target.is_file():
+            raise UsageError("--append needs an existing WIM", path=target)
+        with Wim.open(target, write=True) as wim:
+            index = wim.add_image(src_dir, name, config=config, boot=boot, progress=progress)
+            if description is not None:
+                wim.set_image_property(index, "DESCRIPTION", description)
+            if boot:
+                wim.set_boot_index(index)
+            wim.overwrite(check=check, progress=progress, timestamp=timestamp, threads=threads)
+            return index
+    with Wim.create(compression) as wim:
+        index = wim.add_image(src_dir, name, config=config, boot=boot, progress=progress)
+        if description is not None:
+            wim.set_image_property(index, "DESCRIPTION", description)
+        if boot:
+            wim.set_boot_index(index)
+        pin_guid, pin_time = _pins(guid, timestamp, target)
+        _write_pinned(wim, target, L.WIMLIB_ALL_IMAGES, check, pin_guid, pin_time, progress, threads)
+        return index
