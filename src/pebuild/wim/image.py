@@ -30,15 +30,14 @@ from pebuild.wim import _libwim as L
 from pebuild.wim._progress import _ProgressBridge
 from pebuild.wim.config import CaptureConfig
 from pebuild.wim.model import (
-    AddCommand,
     Compression,
-    DeleteCommand,
     ImageEntry,
     ImageInfo,
-    RenameCommand,
     UpdateCommand,
     WimInfo,
 )
+from pebuild.wim.tree import list_entries
+from pebuild.wim.update import command_array, plan_with_parents, wim_path
 from pebuild.wim.writer import _guid_bytes, _pins, _write_pinned
 
 if TYPE_CHECKING:
@@ -56,9 +55,7 @@ def libwim_version() -> str:
     return raw.decode() if raw else ".".join(map(str, L.version_tuple(L.lib().wimlib_get_version())))
 
 
-def _wim_path(path: str) -> bytes:
-    """An image path as wimlib takes it: '/a/b' (accepts '\\' and a leading slash)."""
-    return L.encode("/" + normalize_image_path(path))
+_wim_path = wim_path
 
 
 class Wim:
@@ -277,48 +274,7 @@ class Wim:
     def entries(self, index: int, path: str = "", *, recursive: bool = True) -> list[ImageEntry]:
         """Files and directories at and below `path` in an image, with their Windows metadata."""
         self._check_index(index)
-        found: list[ImageEntry] = []
-        failure: list[BaseException] = []
-
-        def visit(dentry_p: Any, _ctx: Any) -> int:
-            try:
-                d = dentry_p.contents
-                stream = d.stream(0)
-                sha1 = bytes(stream.resource.sha1_hash)
-                sd = (
-                    ctypes.string_at(d.security_descriptor, d.security_descriptor_size)
-                    if d.security_descriptor
-                    else None
-                )
-                full = (L.decode(d.full_path) or "").replace("\\", "/").strip("/")
-                found.append(
-                    ImageEntry(
-                        path=full,
-                        is_dir=bool(d.attributes & 0x10),
-                        size=stream.resource.uncompressed_size,
-                        sha1=None if not any(sha1) else sha1,
-                        attributes=d.attributes,
-                        reparse_tag=d.reparse_tag,
-                        num_links=d.num_links,
-                        num_named_streams=d.num_named_streams,
-                        dos_name=L.decode(d.dos_name) or None,
-                        security_descriptor=sd,
-                        hard_link_group_id=d.hard_link_group_id,
-                        last_write_time=d.last_write_time.tv_sec,
-                    )
-                )
-            except BaseException as exc:  # pragma: no cover - defensive
-                failure.append(exc)
-                return 1
-            return 0
-
-        cb = L.wimlib_iterate_dir_tree_callback_t(visit)
-        flags = L.WIMLIB_ITERATE_DIR_TREE_FLAG_RECURSIVE if recursive else 0
-        code = L.lib().wimlib_iterate_dir_tree(self.handle, index, _wim_path(path), flags, cb, None)
-        if failure:
-            raise failure[0]
-        L.check(code, f"cannot list {path or '/'!r} in image {index}", self.path, default=FormatError)
-        return found
+        return list_entries(self, index, path, recursive=recursive)
 
     def exists(self, index: int, path: str) -> bool:
         try:
@@ -427,48 +383,14 @@ class Wim:
         cmds = list(commands)
         if not cmds:
             return
-        keep: list[bytes] = []  # owns the strings until libwim returns
-
-        def s(text: str | bytes | os.PathLike[str]) -> bytes:
-            b = text if isinstance(text, bytes) else L.encode(text)
-            keep.append(b)
-            return b
-
         from pebuild import clock
 
         stamp = clock.build_time(timestamp)
-        plan = self._with_parents(index, cmds, stamp)
-        arr = (L.wimlib_update_command * len(plan))()
-        for slot, cmd in zip(arr, plan, strict=True):
-            if isinstance(cmd, AddCommand):
-                source = cmd.source
-                if isinstance(source, bytes):
-                    tmp = self._tempdir() / f"blob-{len(list(self._tempdir().iterdir()))}"
-                    tmp.write_bytes(source)
-                    os.utime(tmp, (stamp, stamp))
-                    source = tmp
-                if not os.path.lexists(source):
-                    raise UsageError("no such file to add", path=os.fspath(source))
-                slot.op = L.WIMLIB_UPDATE_OP_ADD
-                slot.add.fs_source_path = s(source)
-                slot.add.wim_target_path = s(_wim_path(cmd.target))
-                if isinstance(cmd.config, CaptureConfig):
-                    cfg = self._tempdir() / f"config-{len(keep)}.ini"
-                    cfg.write_text(cmd.config.to_ini(libwim_only=True), encoding="utf-8")
-                    slot.add.config_file = s(cfg)
-                slot.add.add_flags = L.WIMLIB_ADD_FLAG_NO_REPLACE if cmd.no_replace else 0
-            elif isinstance(cmd, DeleteCommand):
-                slot.op = L.WIMLIB_UPDATE_OP_DELETE
-                slot.delete_.wim_path = s(_wim_path(cmd.path))
-                slot.delete_.delete_flags = (L.WIMLIB_DELETE_FLAG_RECURSIVE if cmd.recursive else 0) | (
-                    L.WIMLIB_DELETE_FLAG_FORCE if cmd.force else 0
-                )
-            elif isinstance(cmd, RenameCommand):
-                slot.op = L.WIMLIB_UPDATE_OP_RENAME
-                slot.rename.wim_source_path = s(_wim_path(cmd.source))
-                slot.rename.wim_target_path = s(_wim_path(cmd.target))
-            else:
-                raise UsageError(f"not an update command: {cmd!r}")
+        keep: list[bytes] = []  # owns the strings until libwim returns
+        plan = plan_with_parents(
+            cmds, lambda p: self.exists(index, p), lambda: self._stamped_empty_dir(stamp)
+        )
+        arr = command_array(plan, keep, self._tempdir(), stamp)
         self._call(
             f"cannot update image {index}",
             L.lib().wimlib_update_image,
@@ -481,38 +403,6 @@ class Wim:
             default=UsageError,
         )
         self._images_changed = True
-
-    def _with_parents(self, index: int, cmds: list[UpdateCommand], stamp: int) -> list[UpdateCommand]:
-        known: dict[str, bool] = {"": True}
-
-        def exists(p: str) -> bool:
-            key = p.casefold()
-            if key not in known:
-                known[key] = self.exists(index, p)
-            return known[key]
-
-        plan: list[UpdateCommand] = []
-        for cmd in cmds:
-            if isinstance(cmd, AddCommand):
-                parts = normalize_image_path(cmd.target).split("/")
-                for i in range(1, len(parts)):
-                    parent = "/".join(parts[:i])
-                    if not exists(parent):
-                        plan.append(AddCommand(self._stamped_empty_dir(stamp), parent))
-                        known[parent.casefold()] = True
-                known[normalize_image_path(cmd.target).casefold()] = True
-            elif isinstance(cmd, RenameCommand):
-                known.pop(normalize_image_path(cmd.target).casefold(), None)
-                known.pop(normalize_image_path(cmd.source).casefold(), None)
-            elif isinstance(cmd, DeleteCommand):
-                known = {
-                    k: v
-                    for k, v in known.items()
-                    if not (k + "/").startswith(normalize_image_path(cmd.path).casefold() + "/")
-                }
-                known[""] = True
-            plan.append(cmd)
-        return plan
 
     def set_image_property(self, index: int, name: str, value: str | None) -> None:
         self._check_index(index)
