@@ -35,6 +35,7 @@ __all__ = [
     "FatPlan",
     "choose_geometry",
     "efisys_image",
+    "fat_type",
     "is_fat_image",
     "make_fat_image",
     "plan_fat",
@@ -123,19 +124,37 @@ def is_fat_image(data_or_path: bytes | str | os.PathLike[str]) -> bool:
                 sector = fh.read(SECTOR)
         except OSError:
             return False
-    if len(sector) < SECTOR or sector[510:512] != b"\x55\xaa" or sector[0] not in (0xEB, 0xE9):
+    if len(sector) < SECTOR or sector[0] not in (0xEB, 0xE9):
         return False
-    bps, spc, reserved, nfats, root_entries, total16, media, fat16 = struct.unpack_from(
-        "<HBHBHHBH", sector, 11
-    )
-    total32, fat32 = struct.unpack_from("<I", sector, 32)[0], struct.unpack_from("<I", sector, 36)[0]
-    if bps not in (512, 1024, 2048, 4096) or spc == 0 or spc & (spc - 1) or reserved == 0:
-        return False
+    nfats, media = sector[16], sector[21]
     if nfats not in (1, 2) or not (media == 0xF0 or media >= 0xF8):
         return False
-    fat_sectors = fat16 or fat32
-    total = total16 or total32
-    if fat_sectors == 0 or total == 0:
-        return False
-    root_sectors = (root_entries * 32 + bps - 1) // bps
-    return reserved + nfats * fat_sectors + root_sectors < total
+    return fat_type(sector) is not None
+
+
+def fat_type(sector: bytes) -> int | None:
+    """12, 16 or 32 when `sector` is a FAT boot sector (Microsoft FAT spec cluster counts), else None."""
+    if len(sector) < SECTOR or sector[510:512] != b"\x55\xaa":
+        return None
+    bytes_per_sector, sec_per_clus, rsvd, num_fats, root_ents, tot16, _media, fat16 = struct.unpack_from(
+        "<HBHBHHBH", sector, 11
+    )
+    tot32, fat32 = struct.unpack_from("<I", sector, 32)[0], struct.unpack_from("<I", sector, 36)[0]
+    if bytes_per_sector not in (512, 1024, 2048, 4096):
+        return None
+    if sec_per_clus == 0 or sec_per_clus & (sec_per_clus - 1) or rsvd == 0 or num_fats == 0:
+        return None
+    fat_size = fat16 or fat32
+    total = tot16 or tot32
+    if fat_size == 0 or total == 0:
+        return None
+    root_secs = (root_ents * 32 + bytes_per_sector - 1) // bytes_per_sector
+    data = total - (rsvd + num_fats * fat_size + root_secs)
+    if data <= 0:
+        return None
+    clusters = data // sec_per_clus
+    if clusters < 4085:
+        return 12
+    if clusters < 65525:
+        return 16
+    return 32 if root_ents == 0 and fat16 == 0 else None

@@ -21,17 +21,8 @@ SECTIONS = ("registry", "drivers", "pe_settings", "unattend", "optional_componen
 
 LineOf = Callable[[tuple[Any, ...]], "int | None"]
 
-#: recipe type name -> REG_* number
-VALUE_TYPES = {
-    "sz": regfile.REG_SZ,
-    "string": regfile.REG_SZ,
-    "expand_sz": regfile.REG_EXPAND_SZ,
-    "multi_sz": regfile.REG_MULTI_SZ,
-    "dword": regfile.REG_DWORD,
-    "qword": regfile.REG_QWORD,
-    "binary": regfile.REG_BINARY,
-    "none": regfile.REG_NONE,
-}
+#: recipe type name -> REG_* number ("string" is an alias of "sz" in recipes)
+VALUE_TYPES = {**regfile.TYPE_NAMES, "string": regfile.REG_SZ}
 
 
 @dataclass(frozen=True)

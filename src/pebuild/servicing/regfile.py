@@ -28,6 +28,17 @@ HEADER_V4 = "REGEDIT4"
 REG_NONE, REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD = 0, 1, 2, 3, 4
 REG_MULTI_SZ, REG_QWORD = 7, 11
 
+#: value type words (`pebuild reg set --type`, recipe [[registry.set]] type) -> REG_* number
+TYPE_NAMES = {
+    "sz": REG_SZ,
+    "expand_sz": REG_EXPAND_SZ,
+    "multi_sz": REG_MULTI_SZ,
+    "dword": REG_DWORD,
+    "qword": REG_QWORD,
+    "binary": REG_BINARY,
+    "none": REG_NONE,
+}
+
 _STRING_TYPES = (REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ)
 _HEX_RE = re.compile(r"hex(?:\(([0-9a-fA-F]{1,8})\))?:(.*)", re.S)
 _DWORD_RE = re.compile(r"dword:([0-9a-fA-F]{1,8})")

@@ -27,16 +27,8 @@ from pebuild.servicing.registry import RegistryEditor
 WIM_MAGIC = b"MSWIM\x00\x00\x00"
 HIVE_MAGIC = b"regf"
 
-#: --type names -> REG_* number (same words as the recipe's [[registry.set]] type)
-TYPE_NAMES = {
-    "sz": regfile.REG_SZ,
-    "expand_sz": regfile.REG_EXPAND_SZ,
-    "multi_sz": regfile.REG_MULTI_SZ,
-    "dword": regfile.REG_DWORD,
-    "qword": regfile.REG_QWORD,
-    "binary": regfile.REG_BINARY,
-    "none": regfile.REG_NONE,
-}
+#: --type names -> REG_* number (the same words as the recipe's [[registry.set]] type)
+TYPE_NAMES = regfile.TYPE_NAMES
 
 
 @dataclass(frozen=True)
