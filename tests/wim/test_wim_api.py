@@ -319,3 +319,15 @@ def test_property_only_overwrite_is_a_rebuild(sample_wim, wt):
     assert re.search(r"Boot Index:\s+1", info)
     assert "only the XML changes" in wt.imagex("info", sample_wim, "1").stdout
     wt.imagex("verify", sample_wim)
+
+
+def test_unsafe_xml_in_place_skips_the_rebuild(sample_wim, wt):
+    """The builder's private copy may take libwim's in-place XML rewrite: same file, still valid."""
+    inode = sample_wim.stat().st_ino
+    with Wim.open(sample_wim, write=True) as w:
+        w.set_times(1, 1_700_000_000)
+        w.overwrite(unsafe_xml_in_place=True)
+    assert sample_wim.stat().st_ino == inode  # written in place, no copy of the WIM
+    wt.imagex("verify", sample_wim)
+    with Wim.open(sample_wim) as w:
+        assert w.images[0].last_modification_time == 1_700_000_000

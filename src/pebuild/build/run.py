@@ -248,7 +248,9 @@ def _edit_boot_wim(ctx: _Ctx, placed: list[Any]) -> None:
     with Wim.open(ctx.wim_path, write=True) as wim:  # pin XML times: libwim stamps `now` on write
         for i in range(1, wim.info.image_count + 1):
             wim.set_times(i, t)
-        wim.overwrite()
+        # Only the XML changes, in the build's private copy: a rebuild would rewrite the whole
+        # WIM (seconds for 400 MB); if this is interrupted the build fails and the copy is dropped.
+        wim.overwrite(unsafe_xml_in_place=True)
     with Wim.open(ctx.wim_path) as wim:
         ctx.manifest["wim"] = {
             **{k: v for k, v in wim.info.to_json().items() if k not in ("path",)},

@@ -484,6 +484,7 @@ class Wim:
         timestamp: int | None = None,
         progress: Progress | None = None,
         threads: int = 0,
+        unsafe_xml_in_place: bool = False,
     ) -> None:
         """Write changes into the WIM itself.
 
@@ -492,12 +493,16 @@ class Wim:
         wimlib writes a temporary file and renames it over the WIM.
         timestamp: pin LASTMODIFICATIONTIME of modified images (a second,
         rebuilding pass; costs a copy of the WIM).
+        unsafe_xml_in_place: when no image changed, let libwim rewrite the XML
+        in place instead of rebuilding the whole file. Only for a private copy
+        nobody else needs (the builder's): an interruption can break that file.
         """
         if not self._writable or self.path is None:
             raise UsageError("WIM was not opened for writing", path=self.path)
         # With no image changed, libwim would rewrite the XML *in place* (its documented unsafe
         # case); a rebuild (temporary file + rename) keeps property-only changes crash-safe too.
-        flags = L.WIMLIB_WRITE_FLAG_REBUILD if rebuild or not self._images_changed else 0
+        in_place_ok = self._images_changed or unsafe_xml_in_place
+        flags = L.WIMLIB_WRITE_FLAG_REBUILD if rebuild or not in_place_ok else 0
         if check:
             flags |= L.WIMLIB_WRITE_FLAG_CHECK_INTEGRITY
         self._call(
