@@ -182,6 +182,29 @@ def test_reproducible_iso_and_manifest(kit_dir: Path, tmp_path: Path) -> None:
     )
 
 
+def test_manifest_is_the_same_from_another_checkout(kit_dir: Path, tmp_path: Path) -> None:
+    """Two workspaces holding the same recipe, local overlay and files give byte-identical outputs."""
+    for ws in ("ws-one", "ws-two"):
+        recipes = tmp_path / ws / "recipes"
+        (recipes / "ov").mkdir(parents=True)
+        (recipes / "ov/overlay.toml").write_text(
+            '[[file]]\nbundled = "note.txt"\ndest = "Windows/note.txt"\n'
+        )
+        (recipes / "ov/note.txt").write_text("overlay note\r\n")
+        (recipes / "extra.txt").write_text("extra\r\n")
+        (recipes / "r.toml").write_text(
+            'overlays = ["imagex", "./ov"]\n[[files.add]]\nsource = "extra.txt"\ndest = "Windows/extra.txt"\n'
+        )
+        (tmp_path / ws / "out").mkdir()
+        make(kit_dir, tmp_path / ws / "out", recipe=recipes / "r.toml")
+    one, two = (tmp_path / ws / "out" for ws in ("ws-one", "ws-two"))
+    manifest = json.loads((one / "manifest.json").read_text())
+    assert "./ov" not in manifest["recipe"]["settings"]["overlays"]
+    assert not any(str(tmp_path) in p for p in manifest["recipe"]["settings"]["overlays"])
+    assert (one / "manifest.json").read_bytes() == (two / "manifest.json").read_bytes()
+    assert (one / "out.iso").read_bytes() == (two / "out.iso").read_bytes()
+
+
 @pytest.mark.parametrize(("arch", "efi"), [("arm64", "bootaa64.efi"), ("ia64", "bootia64.efi")])
 def test_uefi_only_media(kit_dir: Path, tmp_path: Path, arch: str, efi: str) -> None:
     result = make(kit_dir, tmp_path, arch=arch)

@@ -9,13 +9,14 @@ is never half-edited. Every PE file entering the image is checked against the ar
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from pebuild.build.overlay import Placed, expand_overlay, load_overlay
 from pebuild.edits import ImageEdits
 from pebuild.errors import RecipeError
-from pebuild.fsutil import normalize_image_path
+from pebuild.fsutil import copy_file, normalize_image_path
 from pebuild.pe import check_arch
 from pebuild.recipe import Recipe
 from pebuild.recipe.render import render_file_template, startnet_cmd, startnet_lines, winpeshl_ini
@@ -83,8 +84,15 @@ def image_edits(
     return edits
 
 
-def update_commands(edits: ImageEdits, existing_startnet: bytes | None) -> list[Any]:
-    """Deletes, renames, then adds (sorted by path): one libwim update, deterministic order."""
+def update_commands(
+    edits: ImageEdits, existing_startnet: bytes | None, *, stage_dir: Path, timestamp: int
+) -> list[Any]:
+    """Deletes, renames, then adds (sorted by path): one libwim update, deterministic order.
+
+    libwim stores each added file's own times (write, access, creation), so local
+    files are first copied into `stage_dir` with their times set to the build time:
+    the same recipe in another checkout (other atimes, mtimes) gives the same boot.wim.
+    """
     from pebuild.wim import AddCommand, DeleteCommand, RenameCommand
 
     cmds: list[Any] = [DeleteCommand(p, recursive=True) for p in edits.delete]
@@ -92,7 +100,24 @@ def update_commands(edits: ImageEdits, existing_startnet: bytes | None) -> list[
     adds = dict(edits.add)
     if edits.startnet_lines:
         adds[STARTNET] = startnet_cmd(existing_startnet, list(edits.startnet_lines))
-    for dest in sorted(adds, key=str.lower):
+    for n, dest in enumerate(sorted(adds, key=str.lower)):
         content = adds[dest]
+        if isinstance(content, Path):
+            content = _pinned_copy(content, stage_dir / str(n), timestamp)
         cmds.append(AddCommand(os.fspath(content) if isinstance(content, Path) else content, dest))
     return cmds
+
+
+def _pinned_copy(src: Path, stage: Path, timestamp: int) -> Path:
+    """A copy of a file or tree under `stage` whose every entry carries `timestamp`."""
+    stage.mkdir(parents=True)
+    dst = stage / src.name
+    if src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=copy_file)
+        entries = [*sorted(dst.rglob("*"), reverse=True), dst]  # children before their directory
+    else:
+        copy_file(src, dst)
+        entries = [dst]
+    for entry in entries:
+        os.utime(entry, (timestamp, timestamp), follow_symlinks=False)
+    return dst

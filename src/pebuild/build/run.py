@@ -227,7 +227,8 @@ def _edit_boot_wim(ctx: _Ctx, placed: list[Any]) -> None:
         existing = None
         if edits.startnet_lines and wim.exists(index, STARTNET):
             existing = wim.read_file(index, STARTNET)
-        wim.update(index, update_commands(edits, existing), timestamp=t, progress=ctx.progress)
+        commands = update_commands(edits, existing, stage_dir=ctx.build_dir / "stage", timestamp=t)
+        wim.update(index, commands, timestamp=t, progress=ctx.progress)
         props = {
             "name": _render(recipe, s.image.name, ctx.variables, "name"),
             "description": _render(recipe, s.image.description, ctx.variables, "description"),
@@ -367,7 +368,7 @@ def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
             "sha256": recipe.sha256,
             "profile": recipe.profile,
             "files": [p.name for p in recipe.files],
-            "settings": recipe.to_json()["settings"],
+            "settings": _portable_settings(recipe.to_json()["settings"], recipe.path.parent),
         },
         source={"kind": ctx.source.kind, "arch": ctx.req.arch},
         tools=tool_versions(),
@@ -455,3 +456,24 @@ def _boot_sdi(source: Any, t: int) -> bytes:
         source.boot_file("boot.sdi")  # raises SourceError listing where it looked
         raise SourceError("no boot.sdi in the source") from None
     return bytes(create_sdi(timestamp=t))
+
+
+def _portable_settings(settings: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Recipe paths relative to the recipe's directory, so the manifest is the same from any checkout.
+
+    The loader resolves overlays, `source` and `files.add` sources to absolute paths;
+    a manifest holding them would differ between two CI workspaces building the same commit.
+    """
+
+    def rel(value: Any) -> Any:
+        return os.path.relpath(value, base) if isinstance(value, str) and os.path.isabs(value) else value
+
+    out = dict(settings)
+    out["overlays"] = [rel(p) for p in out.get("overlays") or []]
+    out["source"] = rel(out.get("source"))
+    files = out.get("files")
+    if isinstance(files, dict):
+        files = dict(files)
+        files["add"] = [{**item, "source": rel(item.get("source"))} for item in files.get("add") or []]
+        out["files"] = files
+    return out
