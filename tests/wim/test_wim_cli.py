@@ -170,3 +170,17 @@ def test_usage_and_state_errors_are_one_line(run_pebuild, sample_wim, wt, tmp_pa
     run_pebuild("discard", str(rw), check=True)
     assert_one_line_error(run_pebuild("unmount", str(ro)), 2)  # neither --commit nor --discard
     assert_one_line_error(run_pebuild("discard", str(tmp_path / "never")), 7)
+
+
+@pytest.mark.parametrize("verb", ["capture", "export"])
+def test_unwritable_output_is_one_line_error(run_pebuild, sample_wim, tmp_path, verb):
+    """/proc refuses new files even for root (tests run as root, so a read-only mode bit would not)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_text("a")
+    args = (
+        ["capture", str(tree), "/proc/pebuild-test.wim", "--name", "x"]
+        if verb == "capture"
+        else ["export", str(sample_wim), "1", "/proc/pebuild-test.wim"]
+    )
+    assert_one_line_error(run_pebuild(*args), 8)

@@ -64,7 +64,10 @@ def _write_pinned(
         raise OutputError("output is a directory", path=target)
     import tempfile
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write output: {exc.strerror or exc}", path=target) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
