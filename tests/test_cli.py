@@ -50,3 +50,24 @@ def test_exit_codes_are_unique_and_stable() -> None:
 def test_unknown_verb_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["no-such-verb"])
     assert result.exit_code == 2
+
+
+def test_progress_display_renders_bytes_and_counts() -> None:
+    """Stages counted in bytes and in steps share one display; counts are not shown as sizes."""
+    import io
+
+    from rich.console import Console
+
+    from pebuild.cli._common import progress_display
+    from pebuild.progress import ProgressEvent
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=150)
+    with progress_display("make", quiet=False, console=console) as progress:
+        progress(ProgressEvent("build", 2, 9, "image: edit boot.wim", unit="steps"))
+        progress(ProgressEvent("write", 1_500_000, 417_900_000))
+        progress(ProgressEvent("scan", 10, None, unit="files"))
+    text = out.getvalue()
+    assert "2/9 steps" in text and "image: edit boot.wim" in text
+    assert "1.5/417.9 MB" in text
+    assert "10/? files" in text

@@ -17,6 +17,7 @@ class ProgressEvent:
     done: int  # units done so far (bytes or items)
     total: int | None  # total units, None when unknown
     message: str = ""
+    unit: str = "bytes"  # what done/total count: "bytes", or a plural noun ("steps", "files", ...)
 
 
 Progress = Callable[[ProgressEvent], None]

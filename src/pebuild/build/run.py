@@ -43,13 +43,13 @@ class _Stages:
     @contextlib.contextmanager
     def stage(self, name: str, message: str = "") -> Iterator[None]:
         if self.progress:
-            self.progress(ProgressEvent("build", self.n, len(STAGES), f"{name}: {message}"))
+            self.progress(ProgressEvent("build", self.n, len(STAGES), f"{name}: {message}", unit="steps"))
         t0 = time.monotonic()
         yield
         self.seconds[name] = time.monotonic() - t0
         self.n += 1
         if self.progress:
-            self.progress(ProgressEvent("build", self.n, len(STAGES), name))
+            self.progress(ProgressEvent("build", self.n, len(STAGES), name, unit="steps"))
 
 
 def build(req: BuildRequest, progress: Progress | None = None) -> BuildResult:

@@ -26,7 +26,9 @@ def is_quiet(ctx: click.Context | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def progress_display(description: str, *, quiet: bool | None = None) -> Iterator[Progress]:
+def progress_display(
+    description: str, *, quiet: bool | None = None, console: Any = None
+) -> Iterator[Progress]:
     """A Progress callback that draws a rich bar on stderr, or does nothing when quiet/not a TTY."""
     if quiet is None:
         quiet = is_quiet()
@@ -34,15 +36,31 @@ def progress_display(description: str, *, quiet: bool | None = None) -> Iterator
         yield lambda _e: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as RichProgress
+    from rich.text import Text
 
-    console = Console(stderr=True)
+    class AmountColumn(ProgressColumn):
+        """Bytes as sizes (1.4/417.9 MB); counted things as 'n/m steps'."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._bytes = DownloadColumn()
+
+        def render(self, task: Any) -> Text:
+            unit = task.fields.get("unit", "bytes")
+            if unit == "bytes":
+                return self._bytes.render(task)
+            total = "?" if task.total is None else str(int(task.total))
+            return Text(f"{int(task.completed)}/{total} {unit}", style="progress.download")
+
+    console = console or Console(stderr=True)
     with RichProgress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        AmountColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
         console=console,
         transient=True,
     ) as bar:
@@ -51,7 +69,10 @@ def progress_display(description: str, *, quiet: bool | None = None) -> Iterator
         def update(event: ProgressEvent) -> None:
             task = tasks.get(event.stage)
             if task is None:
-                task = tasks[event.stage] = bar.add_task(f"{description}: {event.stage}", total=event.total)
-            bar.update(task, completed=event.done, total=event.total)
+                task = tasks[event.stage] = bar.add_task(
+                    f"{description}: {event.stage}", total=event.total, unit=event.unit, note=""
+                )
+            note = event.message if event.unit != "bytes" else ""
+            bar.update(task, completed=event.done, total=event.total, note=note)
 
         yield update

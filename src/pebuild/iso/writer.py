@@ -342,7 +342,7 @@ def _copy_and_hash(fd: int, size: int, iso: OrderedPyCdlib, progress: Progress |
             copy_deferred(fd, task, follower.publish)
             copied += task.length
             if progress is not None:
-                progress(ProgressEvent("write", copied, total))
+                progress(ProgressEvent("iso", copied, total))
         follower.publish(size)
         syncer.start()
         return follower.result()

@@ -46,9 +46,9 @@ class _ProgressBridge:
 def _event(msg: int, info: int | None) -> ProgressEvent | None:
     if msg in (L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_BEGIN, L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END):
         done = int(msg == L.WIMLIB_PROGRESS_MSG_WRITE_METADATA_END)  # `info` is not valid for these
-        return ProgressEvent("metadata", done, 1)
+        return ProgressEvent("metadata", done, 1, unit="steps")
     if msg == L.WIMLIB_PROGRESS_MSG_RENAME:
-        return ProgressEvent("rename", 1, 1)
+        return ProgressEvent("rename", 1, 1, unit="steps")
     if not info:
         return None
     if msg == L.WIMLIB_PROGRESS_MSG_WRITE_STREAMS:
@@ -60,13 +60,13 @@ def _event(msg: int, info: int | None) -> ProgressEvent | None:
     if msg in (L.WIMLIB_PROGRESS_MSG_EXTRACT_FILE_STRUCTURE, L.WIMLIB_PROGRESS_MSG_EXTRACT_METADATA):
         x = L.wimlib_progress_info_extract.from_address(info)
         stage = "files" if msg == L.WIMLIB_PROGRESS_MSG_EXTRACT_FILE_STRUCTURE else "file metadata"
-        return ProgressEvent(stage, x.current_file_count, x.end_file_count)
+        return ProgressEvent(stage, x.current_file_count, x.end_file_count, unit="files")
     if msg == L.WIMLIB_PROGRESS_MSG_SCAN_DENTRY:
         s = L.wimlib_progress_info_scan.from_address(info)
-        return ProgressEvent("scan", s.num_dirs_scanned + s.num_nondirs_scanned, None)
+        return ProgressEvent("scan", s.num_dirs_scanned + s.num_nondirs_scanned, None, unit="files")
     if msg == L.WIMLIB_PROGRESS_MSG_UPDATE_END_COMMAND:
         u = L.wimlib_progress_info_update.from_address(info)
-        return ProgressEvent("update", u.completed_commands, u.total_commands)
+        return ProgressEvent("update", u.completed_commands, u.total_commands, unit="commands")
     if msg == L.WIMLIB_PROGRESS_MSG_VERIFY_STREAMS:
         v = L.wimlib_progress_info_verify_streams.from_address(info)
         return ProgressEvent("verify", v.completed_bytes, v.total_bytes)

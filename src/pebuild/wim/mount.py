@@ -380,7 +380,7 @@ def commit(
     with _locked(_key(record.dir), "this mount"), _locked(_key(record.wim), "the WIM"):
         _check_unchanged(record)
         if progress:
-            progress(ProgressEvent("scan", 0, None, record.dir))
+            progress(ProgressEvent("scan", 0, None, record.dir, unit="files"))
         # libwim opens the WIM and loads the image's metadata (C code, without the GIL)
         # while this thread walks DIR.
         opening = _Opening(record.wim, record.index)
