@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pebuild.clock import build_time, stable_guid
 from pebuild.errors import FormatError, ToolError, UsageError
+from pebuild.sizes import parse_size as _parse_size
 
 SDI_SIGNATURE = b"$SDI0001"
 HEADER_SIZE = 512
@@ -95,14 +96,7 @@ def build_header(total_size: int, part_size: int) -> bytes:
 
 def parse_size(text: str) -> int:
     """'3M', '4096K', '3170304' -> bytes (binary units)."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
-    except ValueError:
-        raise UsageError(f"bad size {text!r} (bytes, or a number with K, M or G)") from None
+    return _parse_size(text, what="SDI size")
 
 
 def create_sdi(size: int = DEFAULT_SIZE, timestamp: int | None = None) -> bytes:

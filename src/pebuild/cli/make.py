@@ -20,18 +20,9 @@ Examples:
 
 
 def _size(text: str) -> int | str:
-    if text == "auto":
-        return text
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    t = text.strip().lower().rstrip("ib").rstrip("b")
-    try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t)
-    except ValueError:
-        from pebuild.errors import UsageError
+    from pebuild.sizes import parse_size_or_auto
 
-        raise UsageError(f"--usb-size: not a size: {text!r} (auto, or e.g. 512M, 2G)") from None
+    return parse_size_or_auto(text, what="--usb-size")
 
 
 @click.command(epilog=MAKE_EPILOG)

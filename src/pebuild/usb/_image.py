@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pebuild.fat import FatFile, FatOptions, FatPlan, plan_fat
 from pebuild.fat._image import VolumeFullError
 from pebuild.fsutil import atomic_output
 from pebuild.progress import Progress, ProgressEvent
+from pebuild.sizes import parse_size_or_auto
 from pebuild.usb._bootcode import MBR_CODE, VBR_FAT32
 from pebuild.usb._table import (
     ESP_TYPE,
@@ -102,22 +102,9 @@ class UsbResult:
         }
 
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B?)\s*$", re.IGNORECASE)
-
-
 def parse_size(text: str | int) -> int | str:
     """'auto', bytes, or a number with K/M/G/T (binary: 8G = 8 GiB, as dd and truncate read them)."""
-    if isinstance(text, int):
-        return text
-    if text.strip().lower() == "auto":
-        return "auto"
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise UsageError(
-            f"size must be 'auto' or a number with an optional K, M, G or T suffix, got {text!r}"
-        )
-    number, unit = float(match.group(1)), match.group(2).upper()
-    return int(number * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit])
+    return parse_size_or_auto(text)
 
 
 def _image_path(rel: str, efi_boot_name: str) -> str:
