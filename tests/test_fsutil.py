@@ -57,3 +57,19 @@ def test_safe_join_refuses_symlink_escape(tmp_path: Path) -> None:
     (tmp_path / "root" / "link").symlink_to(tmp_path)
     with pytest.raises(UsageError):
         safe_join(tmp_path / "root", "link/secret")
+
+
+def test_find_case_insensitive(tmp_path: Path) -> None:
+    from pebuild.fsutil import find_case_insensitive
+
+    (tmp_path / "Windows/Boot").mkdir(parents=True)
+    (tmp_path / "windows/boot/PXE").mkdir(parents=True)  # a second spelling holding the wanted file
+    (tmp_path / "windows/boot/PXE/pxeboot.n12").write_bytes(b"x")
+    assert find_case_insensitive(tmp_path, "WINDOWS\\Boot\\pxe\\PXEBOOT.N12") == (
+        tmp_path / "windows/boot/PXE/pxeboot.n12"
+    )
+    assert find_case_insensitive(tmp_path, "Windows/Boot") == tmp_path / "Windows/Boot"  # exact wins
+    assert find_case_insensitive(tmp_path, "Windows/missing") is None
+    inner = tmp_path / "Windows"
+    assert find_case_insensitive(inner, "../windows/boot") is None  # names from images never climb out
+    assert find_case_insensitive(inner, "../windows/boot", allow_parent=True) == inner / "../windows/boot"

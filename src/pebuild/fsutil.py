@@ -137,6 +137,39 @@ def safe_join(root: str | os.PathLike[str], path: str) -> Path:
     return joined
 
 
+def find_case_insensitive(root: Path, rel: str, *, allow_parent: bool = False) -> Path | None:
+    """`rel` ('a/b/c' or 'a\\b\\c') under `root`, each component matched without case; None if absent.
+
+    Windows trees copied to Linux keep mixed case (`Boot` vs `boot`). Exact names win;
+    when a directory holds several spellings, each is tried. '..' is refused (None)
+    unless `allow_parent`, so a name from an INF or an image never leaves `root`.
+    """
+    parts = [p for p in rel.replace("\\", "/").split("/") if p and p != "."]
+    if not parts:
+        return root
+    head, rest = parts[0], "/".join(parts[1:])
+    if head == ".." and not allow_parent:
+        return None
+
+    def descend(node: Path) -> Path | None:
+        return find_case_insensitive(node, rest, allow_parent=allow_parent) if rest else node
+
+    exact = root / head
+    if exact.exists() and (hit := descend(exact)) is not None:
+        return hit
+    if not root.is_dir():
+        return None
+    low = head.lower()
+    try:
+        others = sorted(c for c in root.iterdir() if c.name.lower() == low and c.name != head)
+    except OSError:
+        return None
+    for cand in others:
+        if (hit := descend(cand)) is not None:
+            return hit
+    return None
+
+
 def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Copy a file fast: reflink (FICLONE) when the file system allows, else copy_file_range."""
     with open(src, "rb") as fin, open(dst, "wb") as fout:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pebuild.errors import PebuildError
+from pebuild.fsutil import find_case_insensitive
 
 #: logical name -> (Source.boot_file key, paths inside boot.wim in order of preference)
 BOOT_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -121,15 +122,7 @@ class BootFiles:
         root = self._extract()
         if root is None:
             return None
-        current = root
-        for part in wim_path.split("/"):
-            if not current.is_dir():
-                return None
-            match = next((c for c in sorted(current.iterdir()) if c.name.lower() == part.lower()), None)
-            if match is None:
-                return None
-            current = match
-        return current
+        return find_case_insensitive(root, wim_path)
 
     def _extract(self) -> Path | None:
         """Extract Windows/Boot of the boot image once; a WIM that is not a WIM is a FormatError."""

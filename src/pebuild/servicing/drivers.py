@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pebuild.errors import RecipeError
-from pebuild.servicing._paths import find_case_insensitive
+from pebuild.fsutil import find_case_insensitive
 from pebuild.servicing.regfile import decode_text
 
 #: recipe arch -> INF platform decoration (ADK names -> INF TargetOSVersion names)

@@ -13,7 +13,7 @@ from typing import Any
 from pebuild.clock import build_time
 from pebuild.edits import ImageEdits
 from pebuild.errors import PebuildError, RecipeError
-from pebuild.servicing._paths import find_case_insensitive
+from pebuild.fsutil import find_case_insensitive
 from pebuild.servicing.drivers import DriverPackage, WrongArchError, find_infs, validate_driver
 from pebuild.servicing.pesettings import apply_pe_settings
 from pebuild.servicing.recipe import ServicingPlan

@@ -19,9 +19,8 @@ from types import TracebackType
 from typing import Any
 
 from pebuild.errors import FormatError, UsageError
-from pebuild.fsutil import write_bytes_atomic
+from pebuild.fsutil import find_case_insensitive, write_bytes_atomic
 from pebuild.servicing import regfile
-from pebuild.servicing._paths import find_case_insensitive
 from pebuild.servicing.registry import RegistryEditor
 
 WIM_MAGIC = b"MSWIM\x00\x00\x00"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pebuild.errors import SourceError
+from pebuild.fsutil import find_case_insensitive
 
 #: arch -> EFI removable-media file name part (efi/boot/boot<x>.efi)
 EFI_NAME = {"x86": "ia32", "amd64": "x64", "arm64": "aa64", "ia64": "ia64"}
@@ -53,31 +54,8 @@ MEDIA_BOOT_PATHS: dict[str, tuple[str, ...]] = {
 
 
 def ci_lookup(root: Path, rel: str) -> Path | None:
-    """Find `rel` under `root` ignoring case (Windows trees copied to Linux keep mixed case).
-
-    Exact names win; when a tree holds both `Boot` and `boot`, each is tried.
-    """
-    parts = [p for p in rel.replace("\\", "/").split("/") if p]
-    if not parts:
-        return root
-    head, rest = parts[0], "/".join(parts[1:])
-    exact = root / head
-    if exact.exists():
-        hit = ci_lookup(exact, rest) if rest else exact
-        if hit is not None:
-            return hit
-    if not root.is_dir():
-        return None
-    low = head.lower()
-    try:
-        others = sorted(c for c in root.iterdir() if c.name.lower() == low and c.name != head)
-    except OSError:
-        return None
-    for cand in others:
-        hit = ci_lookup(cand, rest) if rest else cand
-        if hit is not None:
-            return hit
-    return None
+    """Find `rel` under `root` ignoring case; user-given source paths may climb with '..'."""
+    return find_case_insensitive(root, rel, allow_parent=True)
 
 
 @runtime_checkable
