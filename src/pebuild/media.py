@@ -18,19 +18,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pebuild.arches import BIOS_ARCHES, efi_boot_name
 from pebuild.fsutil import copy_file, safe_join
 from pebuild.pe import check_arch
-from pebuild.source.base import EFI_NAME
-
-BIOS_ARCHES = ("x86", "amd64")
 
 
 def has_bios(arch: str) -> bool:
     return arch in BIOS_ARCHES
-
-
-def efi_boot_name(arch: str) -> str:
-    return f"boot{EFI_NAME[arch]}.efi"
 
 
 @dataclass

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from pebuild import __version__
+from pebuild.arches import BIOS_ARCHES, EFI_NAME
 from pebuild.clock import stable_guid
 from pebuild.errors import OutputError, UsageError
 from pebuild.fsutil import atomic_directory
@@ -36,8 +37,6 @@ KIT_FORMAT = 2
 SAMPLE_EPOCH = 1_704_067_200
 WPE = "Windows Preinstallation Environment"
 DT = "Deployment Tools"
-EFI_NAME = {"x86": "ia32", "amd64": "x64", "arm64": "aa64", "ia64": "ia64"}
-BIOS_ARCHES = ("x86", "amd64")
 FONTS = ("segmono_boot.ttf", "segoe_slboot.ttf", "wgl4_boot.ttf")
 STAMP = "pebuild-sample.json"
 README = """\

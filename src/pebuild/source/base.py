@@ -15,11 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from pebuild.arches import EFI_NAME
 from pebuild.errors import SourceError
 from pebuild.fsutil import find_case_insensitive
-
-#: arch -> EFI removable-media file name part (efi/boot/boot<x>.efi)
-EFI_NAME = {"x86": "ia32", "amd64": "x64", "arm64": "aa64", "ia64": "ia64"}
 
 #: boot file name -> paths inside the image (Windows 7+ layout; first hit wins)
 IMAGE_BOOT_PATHS: dict[str, tuple[str, ...]] = {

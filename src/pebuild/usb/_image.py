@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pebuild.arches import ARCHES, BIOS_ARCHES
+from pebuild.arches import efi_boot_name as _efi_file_name
 from pebuild.clock import build_time, stable_guid
 from pebuild.errors import FormatError, SourceError, UsageError
 from pebuild.fat import FatFile, FatOptions, FatPlan, plan_fat
@@ -40,13 +42,7 @@ MIN_PARTITION = 36 * MIB  # FAT32 needs >= 65525 clusters: about 33.5 MiB with 5
 FAT32_MAX_FILE = (1 << 32) - 1
 TABLES = ("mbr", "gpt", "hybrid")
 #: UEFI removable-media boot file name per arch (UEFI spec §3.5.1.1)
-EFI_BOOT_NAMES = {
-    "amd64": "BOOTX64.EFI",
-    "x86": "BOOTIA32.EFI",
-    "arm64": "BOOTAA64.EFI",
-    "ia64": "BOOTIA64.EFI",
-}
-BIOS_ARCHES = ("x86", "amd64")
+EFI_BOOT_NAMES = {arch: _efi_file_name(arch).upper() for arch in ARCHES}
 
 
 @dataclass(frozen=True)
