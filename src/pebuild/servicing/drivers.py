@@ -94,14 +94,20 @@ def _split_fields(text: str) -> list[str]:
     return out
 
 
-def _strip_comment(text: str) -> str:
+def _find_unquoted(text: str, wanted: str) -> int:
+    """Index of the first `wanted` outside "quotes" (INF strings may hold ';' and '='), else -1."""
     quoted = False
     for i, ch in enumerate(text):
         if ch == '"':
             quoted = not quoted
-        elif ch == ";" and not quoted:
-            return text[:i]
-    return text
+        elif ch == wanted and not quoted:
+            return i
+    return -1
+
+
+def _strip_comment(text: str) -> str:
+    semi = _find_unquoted(text, ";")
+    return text if semi < 0 else text[:semi]
 
 
 def parse_inf(data: bytes, path: Path) -> Inf:
@@ -132,22 +138,12 @@ def parse_inf(data: bytes, path: Path) -> Inf:
         if current is None:
             raise InfError(f"{path}:{lineno}: line outside any [section]")
         key: str | None = None
-        eq = _find_eq(text)
+        eq = _find_unquoted(text, "=")
         if eq >= 0:
             key, text = text[:eq].strip().strip('"'), text[eq + 1 :]
         current.append(InfLine(key=key, fields=_split_fields(text), line=lineno))
     _expand_strings(inf)
     return inf
-
-
-def _find_eq(text: str) -> int:
-    quoted = False
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "=" and not quoted:
-            return i
-    return -1
 
 
 def _expand_strings(inf: Inf) -> None:
