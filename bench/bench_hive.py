@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from pebuild.hive import Hive, RegType  # noqa: E402
+from pebuild.hive import Hive, RegType, save_hive, serialize_hive  # noqa: E402
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "bcd"
 RUNS = 5
@@ -53,7 +53,7 @@ def make_big_hive(path: Path) -> None:
             key.set_value("Index", RegType.DWORD, j)
             if j % 2 == 0:
                 key.set_value("Name", RegType.SZ, f"key {i}.{j}")
-    hive.write(path, timestamp=0)
+    save_hive(hive, path, timestamp=0)
 
 
 def main() -> None:
@@ -64,9 +64,11 @@ def main() -> None:
         script = Path(tmp) / "hivexsh-script"
         for fixture in sorted(FIXTURES.glob("*.bcd")):
             data = fixture.read_bytes()
-            compact = median_ms(lambda data=data: Hive.parse(data).serialize("compact", timestamp=0), runs=21)
+            compact = median_ms(
+                lambda data=data: serialize_hive(Hive.parse(data), "compact", timestamp=0), runs=21
+            )
             preserve = median_ms(
-                lambda data=data: Hive.parse(data).serialize("preserve", timestamp=0), runs=21
+                lambda data=data: serialize_hive(Hive.parse(data), "preserve", timestamp=0), runs=21
             )
             full = median_ms(
                 lambda data=data: [list(k.values) for k in Hive.parse(data).root.walk()], runs=21
@@ -91,12 +93,12 @@ def main() -> None:
         def edit_preserve() -> None:
             hive = Hive.open(big)
             hive.root.open("Group150\\Key0750").set_value("Index", RegType.DWORD, 7)
-            hive.write(out, mode="preserve", timestamp=1)
+            save_hive(hive, out, mode="preserve", timestamp=1)
 
         def edit_compact() -> None:
             hive = Hive.open(big)
             hive.root.open("Group150\\Key0750").set_value("Index", RegType.DWORD, 7)
-            hive.write(out, mode="compact", timestamp=1)
+            save_hive(hive, out, mode="compact", timestamp=1)
 
         ours = median_ms(edit_preserve)
         ours_compact = median_ms(edit_compact, runs=5)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from pebuild.fsutil import copy_file  # noqa: E402
-from pebuild.hive import Hive, RegType  # noqa: E402
+from pebuild.hive import Hive, RegType, serialize_hive  # noqa: E402
 
 PEBUILD = [str(Path(sys.executable).parent / "pebuild")]
 KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\FBWF"
@@ -51,7 +51,7 @@ def make_hive(path: Path, target_mb: int) -> None:
     for i in range(target_mb * 1024 * 1024 // per_key):
         dev = enum.create(f"VEN_{i % 97:04X}&DEV_{i:06X}")
         dev.set_value("Data", RegType.BINARY, os.urandom(1024))
-    path.write_bytes(hive.serialize("compact"))
+    path.write_bytes(serialize_hive(hive, "compact"))
 
 
 def make_wim(workdir: Path) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from hive_check import check_structure, hivex_export
 
 from _helpers import BCD_FIXTURES, require_tool
-from pebuild.hive import Hive, RegType
+from pebuild.hive import Hive, RegType, save_hive, serialize_hive
 
 FIXTURES = sorted(BCD_FIXTURES.glob("*.bcd")) if BCD_FIXTURES.is_dir() else []
 pytestmark = pytest.mark.skipif(not FIXTURES, reason=f"shared BCD fixtures not found at {BCD_FIXTURES}")
@@ -25,7 +25,7 @@ def test_rewrite_keeps_hivex_view(fixture: Path, mode: str, tmp_path: Path) -> N
     require_tool("hivexregedit")
     hive = Hive.open(fixture)
     out = tmp_path / "out.bcd"
-    hive.write(out, mode=mode, timestamp=1_700_000_000)
+    save_hive(hive, out, mode=mode, timestamp=1_700_000_000)
     assert hivex_export(out) == (fixture.parent / (fixture.name + ".reg")).read_text()
     counts = check_structure(out.read_bytes())
     assert counts["keys"] == sum(1 for _ in hive.root.walk())
@@ -34,7 +34,7 @@ def test_rewrite_keeps_hivex_view(fixture: Path, mode: str, tmp_path: Path) -> N
 @pytest.mark.parametrize("fixture", FIXTURES, ids=_ids(FIXTURES))
 def test_preserve_without_edits_keeps_every_cell(fixture: Path) -> None:
     original = fixture.read_bytes()
-    out = Hive.parse(original).serialize("preserve", timestamp=1_700_000_000)
+    out = serialize_hive(Hive.parse(original), "preserve", timestamp=1_700_000_000)
     bins_size = struct.unpack_from("<I", original, 40)[0]
     assert out[4096 : 4096 + bins_size] == original[4096 : 4096 + bins_size]
     seq = max(struct.unpack_from("<II", original, 4)) + 1
@@ -47,7 +47,7 @@ def test_regipy_reads_our_rewrite(fixture: Path, tmp_path: Path) -> None:
 
     hive = Hive.open(fixture)
     out = tmp_path / "out.bcd"
-    hive.write(out, mode="compact", timestamp=0)
+    save_hive(hive, out, mode="compact", timestamp=0)
     ours = {}
     for key in hive.root.walk():
         ours[key.path] = sorted((v.name, v.type, v.data) for v in key.values)
@@ -70,7 +70,7 @@ def test_preserve_edit_touches_only_the_changed_key(bcd_fixtures: Path, tmp_path
     path = "Objects\\{9dea862c-5cdd-4e70-acc1-f32b344d4795}\\Elements\\25000004"
     hive.root.open(path).set_value("Element", RegType.BINARY, (5).to_bytes(8, "little"))
     out = tmp_path / "edited.bcd"
-    hive.write(out, mode="preserve", timestamp=1_700_000_000)
+    save_hive(hive, out, mode="preserve", timestamp=1_700_000_000)
     data = out.read_bytes()
     check_structure(data)
     expected = (fixture.parent / (fixture.name + ".reg")).read_text()
@@ -93,7 +93,7 @@ def test_preserve_delete_frees_and_fixes_refcounts(bcd_fixtures: Path, tmp_path:
     new = objects.create("{00000000-0000-0000-0000-000000000001}\\Description")
     new.set_value("Type", RegType.DWORD, 0x10200003)
     out = tmp_path / "edited.bcd"
-    hive.write(out, mode="preserve", timestamp=0)
+    save_hive(hive, out, mode="preserve", timestamp=0)
     counts = check_structure(out.read_bytes())
     assert counts["keys"] == sum(1 for _ in Hive.open(out).root.walk())
     text = hivex_export(out)

@@ -10,7 +10,7 @@ import pytest
 
 from _helpers import BCD_FIXTURES
 from pebuild.errors import FormatError
-from pebuild.hive import Hive, header_checksum
+from pebuild.hive import Hive, header_checksum, serialize_hive
 
 FIXTURES = sorted(BCD_FIXTURES.glob("*.bcd")) if BCD_FIXTURES.is_dir() else []
 pytestmark = pytest.mark.skipif(not FIXTURES, reason=f"shared BCD fixtures not found at {BCD_FIXTURES}")
@@ -24,9 +24,9 @@ def _exercise(data: bytes) -> None:
             value.as_python()
         key.class_name  # noqa: B018
         key.security_descriptor()
-    hive.serialize("compact", timestamp=0)
+    serialize_hive(hive, "compact", timestamp=0)
     hive.root.create("fuzz").set_value("v", 4, b"\1\0\0\0")
-    hive.serialize("preserve", timestamp=0)
+    serialize_hive(hive, "preserve", timestamp=0)
 
 
 def _mutate(rng: random.Random, data: bytes) -> bytes:

@@ -10,7 +10,7 @@ from hive_check import check_structure, hivex_view, reg_data
 
 from _helpers import require_tool
 from pebuild.errors import FormatError, UsageError
-from pebuild.hive import Hive, RegType, Value, header_checksum
+from pebuild.hive import Hive, RegType, Value, header_checksum, save_hive, serialize_hive
 from pebuild.hive._structs import NK, SK, VK, BaseBlock, KeyNode, KeySecurity, KeyValue
 
 SPEC: dict[str, dict[str, tuple[int, bytes]]] = {
@@ -56,7 +56,7 @@ def expected_view() -> dict[str, dict[str, str]]:
 def test_new_hive_as_hivex_sees_it(minor: int, tmp_path: Path) -> None:
     require_tool("hivexregedit")
     out = tmp_path / "new.hive"
-    build(minor).write(out, timestamp=1_700_000_000)
+    save_hive(build(minor), out, timestamp=1_700_000_000)
     data = out.read_bytes()
     counts = check_structure(data)
     assert counts == {"keys": len(expected_view()), "sk": 1}
@@ -66,7 +66,7 @@ def test_new_hive_as_hivex_sees_it(minor: int, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("minor", [3, 5])
 def test_big_data_only_above_minor_3(minor: int) -> None:
-    data = build(minor).serialize(timestamp=0)
+    data = serialize_hive(build(minor), timestamp=0)
     assert (b"db" + struct.pack("<H", 2)) in data if minor == 5 else True
     back = Hive.parse(data).root.open("software\\VENDOR").get_value("blob")
     assert back is not None and back.data == bytes(range(256)) * 80
@@ -76,7 +76,7 @@ def test_regipy_reads_a_new_hive(tmp_path: Path) -> None:
     from regipy.registry import RegistryHive
 
     out = tmp_path / "new.hive"
-    build(5).write(out, timestamp=0)
+    save_hive(build(5), out, timestamp=0)
     reg = RegistryHive(str(out))
     vendor = reg.get_key("\\Software\\Vendor")
     values = {v.name: v.value for v in vendor.iter_values()}
@@ -85,17 +85,17 @@ def test_regipy_reads_a_new_hive(tmp_path: Path) -> None:
 
 
 def test_compact_is_deterministic() -> None:
-    assert build(3).serialize(timestamp=123) == build(3).serialize(timestamp=123)
-    assert build(3).serialize(timestamp=123) != build(3).serialize(timestamp=124)
+    assert serialize_hive(build(3), timestamp=123) == serialize_hive(build(3), timestamp=123)
+    assert serialize_hive(build(3), timestamp=123) != serialize_hive(build(3), timestamp=124)
 
 
 def test_source_date_epoch_pins_output(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1000")
-    assert build(3).serialize() == build(3).serialize(timestamp=1000)
+    assert serialize_hive(build(3)) == serialize_hive(build(3), timestamp=1000)
 
 
 def test_navigation_is_case_insensitive_and_edits_work() -> None:
-    hive = Hive.parse(build(3).serialize(timestamp=0))
+    hive = Hive.parse(serialize_hive(build(3), timestamp=0))
     vendor = hive.root.open("SOFTWARE\\vendor")
     assert vendor is not None and vendor.path == "Software\\Vendor"
     assert vendor.get_value("COUNT").as_python() == 7
@@ -109,11 +109,11 @@ def test_navigation_is_case_insensitive_and_edits_work() -> None:
         hive.root.delete_subkey("ControlSet001", recursive=False)
     hive.root.delete_subkey("controlset001")
     assert hive.root.open("ControlSet001\\Control") is None
-    again = Hive.parse(hive.serialize("preserve", timestamp=1))
+    again = Hive.parse(serialize_hive(hive, "preserve", timestamp=1))
     assert again.root.open("ControlSet001") is None
     assert again.root.open("Software\\Vendor").get_value("Count") is None
     assert again.root.open("Software\\Vendor").get_value("Name").as_python() == "pebuild"
-    check_structure(hive.serialize("preserve", timestamp=1))
+    check_structure(serialize_hive(hive, "preserve", timestamp=1))
 
 
 def test_class_names_and_timestamps_survive_both_modes() -> None:
@@ -121,22 +121,22 @@ def test_class_names_and_timestamps_survive_both_modes() -> None:
     key = hive.root.open("Software\\Vendor")
     key.class_name = "VendorClass"
     key.timestamp = 0x01D0000000000000
-    data = hive.serialize(timestamp=0)
+    data = serialize_hive(hive, timestamp=0)
     back = Hive.parse(data).root.open("Software\\Vendor")
     assert back.class_name == "VendorClass"
     assert back.timestamp == 0x01D0000000000000
     other = Hive.parse(data)
     other.root.open("Software").set_value("x", RegType.DWORD, 1)
-    again = Hive.parse(other.serialize("preserve", timestamp=0)).root.open("Software\\Vendor")
+    again = Hive.parse(serialize_hive(other, "preserve", timestamp=0)).root.open("Software\\Vendor")
     assert again.class_name == "VendorClass" and again.timestamp == 0x01D0000000000000
 
 
 def test_changed_key_is_stamped_with_the_save_time() -> None:
     from pebuild.clock import to_filetime
 
-    hive = Hive.parse(build(3).serialize(timestamp=100))
+    hive = Hive.parse(serialize_hive(build(3), timestamp=100))
     hive.root.open("Software").set_value("x", RegType.DWORD, 1)
-    back = Hive.parse(hive.serialize("preserve", timestamp=200))
+    back = Hive.parse(serialize_hive(hive, "preserve", timestamp=200))
     assert back.root.open("Software").timestamp == to_filetime(200)
     assert back.root.open("Software\\Vendor").timestamp == to_filetime(100)
 
@@ -243,7 +243,7 @@ def test_li_lists_are_read(tmp_path: Path) -> None:
     hive = Hive.new(minor=3)
     for name in ("alpha", "Beta", "gamma"):
         hive.root.create(name).set_value("v", RegType.DWORD, len(name))
-    data = bytearray(hive.serialize(timestamp=0))
+    data = bytearray(serialize_hive(hive, timestamp=0))
     root = struct.unpack_from("<I", data, 36)[0]
     sublist = struct.unpack_from("<I", data, 4096 + root + 4 + 0x1C)[0]
     pos = 4096 + sublist + 4

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _helpers import require_tool
-from pebuild.hive import Hive, RegType
+from pebuild.hive import Hive, RegType, save_hive, serialize_hive
 
 NAME = st.text(
     alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x24F, exclude_characters="\\"),
@@ -75,12 +75,12 @@ def _our_view(hive: Hive) -> dict[str, dict[str, str]]:
 )
 @given(tree=trees(), minor=st.sampled_from([3, 5]))
 def test_random_trees_round_trip(tree, minor: int) -> None:  # type: ignore[no-untyped-def]
-    data = _build(tree, minor).serialize(timestamp=0)
+    data = serialize_hive(_build(tree, minor), timestamp=0)
     check_structure(data)
     assert _our_view(Hive.parse(data)) == _view(tree)
     edited = Hive.parse(data)
     edited.root.create("added").set_value("x", RegType.DWORD, 1)
-    again = Hive.parse(edited.serialize("preserve", timestamp=1))
+    again = Hive.parse(serialize_hive(edited, "preserve", timestamp=1))
     expected = _view(tree)
     expected.setdefault("added", {})["x"] = reg_data(RegType.DWORD, (1).to_bytes(4, "little"))
     if any(p.upper() == "ADDED" for p in _view(tree) if "\\" not in p and p):
@@ -101,7 +101,7 @@ def test_random_trees_round_trip(tree, minor: int) -> None:  # type: ignore[no-u
 def test_random_trees_as_hivex_sees_them(tree, minor: int, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     require_tool("hivexregedit")
     out = tmp_path / "prop.hive"
-    _build(tree, minor).write(out, timestamp=0)
+    save_hive(_build(tree, minor), out, timestamp=0)
     assert hivex_view(out) == _view(tree)
 
 
@@ -110,7 +110,7 @@ def test_list_sizes_around_the_leaf_limit(count: int) -> None:
     hive = Hive.new(minor=5)
     for i in range(count):
         hive.root.create(f"K{i}")
-    data = hive.serialize(timestamp=0)
+    data = serialize_hive(hive, timestamp=0)
     assert check_structure(data)["keys"] == count + 1
     assert [k.name for k in Hive.parse(data).root.subkeys] == sorted(
         (f"K{i}" for i in range(count)), key=str.upper
@@ -159,10 +159,10 @@ def test_edit_sequences_in_preserve_mode(ops, minor: int) -> None:  # type: igno
                 hive.root.open(op[1]).delete_value(op[2], missing_ok=True)
                 model[op[1].upper()].pop(op[2].upper(), None)
         else:
-            data = hive.serialize(op[1], timestamp=counter)
+            data = serialize_hive(hive, op[1], timestamp=counter)
             check_structure(data)
             hive = Hive.parse(data)
-    data = hive.serialize("preserve", timestamp=0)
+    data = serialize_hive(hive, "preserve", timestamp=0)
     check_structure(data)
     view = {k.path.upper(): {v.name.upper(): v.data for v in k.values} for k in Hive.parse(data).root.walk()}
     assert view == model

@@ -17,7 +17,7 @@ def _dword(n: int) -> bytes:
 
 
 def make_system_hive(current: int = 1, padding_keys: int = 0) -> bytes:
-    from pebuild.hive import Hive, RegType
+    from pebuild.hive import Hive, RegType, serialize_hive
 
     hive = Hive.new("SYSTEM")
     select = hive.root.create("Select")
@@ -35,11 +35,11 @@ def make_system_hive(current: int = 1, padding_keys: int = 0) -> bytes:
     for i in range(padding_keys):
         k = hive.root.create(f"ControlSet001\\Enum\\Pad\\K{i:06d}")
         k.set_value("Blob", RegType.BINARY, bytes([i % 256]) * 1024)
-    return hive.serialize("compact", timestamp=1_700_000_000)
+    return serialize_hive(hive, "compact", timestamp=1_700_000_000)
 
 
 def make_software_hive() -> bytes:
-    from pebuild.hive import Hive, RegType
+    from pebuild.hive import Hive, RegType, serialize_hive
 
     hive = Hive.new("SOFTWARE")
     cv = hive.root.create("Microsoft\\Windows NT\\CurrentVersion")
@@ -50,16 +50,16 @@ def make_software_hive() -> bytes:
     hive.root.create("Classes\\.txt").set_value("", RegType.SZ, "txtfile")
     hive.root.create("Pebuild\\Doomed\\Child").set_value("x", RegType.DWORD, _dword(1))
     hive.root.create("Pebuild\\Types").set_value("Removed", RegType.SZ, "bye")
-    return hive.serialize("compact", timestamp=1_700_000_000)
+    return serialize_hive(hive, "compact", timestamp=1_700_000_000)
 
 
 def make_default_hive() -> bytes:
-    from pebuild.hive import Hive, RegType
+    from pebuild.hive import Hive, RegType, serialize_hive
 
     hive = Hive.new("DEFAULT")
     hive.root.create("Console").set_value("QuickEdit", RegType.DWORD, _dword(0))
     hive.root.create("Control Panel\\Desktop").set_value("Wallpaper", RegType.SZ, "")
-    return hive.serialize("compact", timestamp=1_700_000_000)
+    return serialize_hive(hive, "compact", timestamp=1_700_000_000)
 
 
 @pytest.fixture

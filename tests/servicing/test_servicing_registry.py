@@ -186,11 +186,11 @@ def test_ccs_without_select_is_format_error(tmp_path: Path, kit) -> None:
 
 
 def test_default_user_hive_of_an_install_image(kit, tmp_path: Path) -> None:
-    from pebuild.hive import Hive
+    from pebuild.hive import Hive, serialize_hive
 
     ntuser = Hive.new("NTUSER")
     ntuser.root.create("Control Panel\\Desktop")
-    files = {"Users/Default/NTUSER.DAT": ntuser.serialize("compact", timestamp=0)}
+    files = {"Users/Default/NTUSER.DAT": serialize_hive(ntuser, "compact", timestamp=0)}
     editor = RegistryEditor(files.get)
     editor.set_value("HKU\\DefaultUser\\Control Panel\\Desktop", "ScreenSaveActive", REG_SZ, sz_bytes("0"))
     assert editor.changed == ["Users/Default/NTUSER.DAT"]

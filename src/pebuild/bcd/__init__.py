@@ -17,6 +17,7 @@ from pebuild.bcd.devices import (
     VhdDevice,
 )
 from pebuild.bcd.elements import ALIASES, ELEMENTS, OBJECT_TYPES, ElementDef, ElementFormat
+from pebuild.bcd.jsonio import store_from_json, store_to_json
 from pebuild.bcd.presets import PresetOptions
 from pebuild.bcd.store import BcdObject, BcdStore
 
@@ -39,4 +40,6 @@ __all__ = [
     "VhdDevice",
     "devices",
     "presets",
+    "store_from_json",
+    "store_to_json",
 ]

@@ -23,7 +23,7 @@ from pebuild.bcd.elements import (
     element_name,
 )
 from pebuild.errors import FormatError, UsageError
-from pebuild.hive import Hive, Key, RegType, SaveMode, Value
+from pebuild.hive import Hive, Key, RegType, SaveMode, Value, serialize_hive
 
 BOOTMGR = ALIASES["{bootmgr}"]
 DEFAULT_ELEMENT = 0x23000003
@@ -231,19 +231,8 @@ class BcdStore:
         return element_name(eid, obj.type) or f"{eid:08x}"
 
     # ------------------------------------------------------------ output
-    def to_json(self) -> dict[str, Any]:
-        from pebuild.bcd.jsonio import store_to_json
-
-        return store_to_json(self)
-
-    @classmethod
-    def from_json(cls, document: dict[str, Any]) -> BcdStore:
-        from pebuild.bcd.jsonio import store_from_json
-
-        return store_from_json(document)
-
     def serialize(self, timestamp: int | None = None, mode: SaveMode = "compact") -> bytes:
-        return self.hive.serialize(mode, timestamp if timestamp is not None else self.timestamp)
+        return serialize_hive(self.hive, mode, timestamp if timestamp is not None else self.timestamp)
 
     def write(
         self, path: str | os.PathLike[str], timestamp: int | None = None, mode: SaveMode = "compact"

@@ -80,12 +80,12 @@ def create(store: str, preset: str, force: bool, ems: str | None, **opts: object
 @click.option("--json", "as_json", is_flag=True, help="The lossless JSON document (as `export`).")
 def show(store: str, as_json: bool) -> None:
     """List every object and element like `bcdedit /enum all`, devices decoded."""
-    from pebuild.bcd import BcdStore
+    from pebuild.bcd import BcdStore, store_to_json
     from pebuild.bcd.listing import format_listing
 
     opened = BcdStore.open(store)
     if as_json:
-        emit_json(opened.to_json())
+        emit_json(store_to_json(opened))
     else:
         click.echo(format_listing(opened), nl=False)
 
@@ -139,10 +139,10 @@ def delete(store: str, ident: str, element: str | None) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="JSON file to write.")
 def export(store: str, output: str) -> None:
     """Write the store as lossless, reviewable JSON."""
-    from pebuild.bcd import BcdStore
+    from pebuild.bcd import BcdStore, store_to_json
     from pebuild.fsutil import write_bytes_atomic
 
-    document = BcdStore.open(store).to_json()
+    document = store_to_json(BcdStore.open(store))
     write_bytes_atomic(output, (json.dumps(document, indent=2, sort_keys=False) + "\n").encode())
 
 
@@ -151,7 +151,7 @@ def export(store: str, output: str) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="BCD store to write.")
 def import_(source: str, output: str) -> None:
     """Build a store from a JSON document written by `export`."""
-    from pebuild.bcd import BcdStore
+    from pebuild.bcd import store_from_json
     from pebuild.errors import FormatError
 
     try:
@@ -161,7 +161,7 @@ def import_(source: str, output: str) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         raise FormatError(f"not JSON: {exc}", path=source) from None
     try:
-        store = BcdStore.from_json(document)
+        store = store_from_json(document)
     except FormatError as exc:
         raise FormatError(exc.message, path=source) from None
     store.write(output)

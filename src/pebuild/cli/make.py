@@ -1,4 +1,4 @@
-"""`pebuild make` and `pebuild copype`: thin click verbs over pebuild.build."""
+"""`pebuild make` and `pebuild copype`: thin click verbs over pebuild.make."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def make(
     as_json: bool,
 ) -> None:
     """Build WinPE media for ARCH from a recipe: edit boot.wim once, write BCDs, media tree and ISO."""
-    from pebuild.build import BuildRequest, build
+    from pebuild.make import BuildRequest, build
 
     req = BuildRequest(
         arch=arch,
@@ -113,8 +113,8 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def copype(arch: str, dest: Path, source: str, as_json: bool) -> None:
     """Create the ADK's copype working tree (media/, mount/, fwfiles/) from any source."""
-    from pebuild.build import CopypeRequest
-    from pebuild.build import copype as run_copype
+    from pebuild.make import CopypeRequest
+    from pebuild.make import copype as run_copype
 
     result = run_copype(CopypeRequest(arch=arch, dest=dest, source=source))
     if as_json:

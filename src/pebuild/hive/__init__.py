@@ -6,12 +6,14 @@ Used for BCD stores (`pebuild.bcd`) and for SYSTEM/SOFTWARE hives inside images.
     hive = Hive.open("SYSTEM")
     key = hive.root.create("ControlSet001\\Control\\MiniNT")
     key.set_value("Enabled", RegType.DWORD, (1).to_bytes(4, "little"))
-    hive.write("SYSTEM", mode="preserve")
+    save_hive(hive, "SYSTEM", mode="preserve")
 """
 
 from pebuild.hive._structs import header_checksum
 from pebuild.hive.model import Hive, Key, RegType, SaveMode, Value, decode_data, encode_data, upper_name
 from pebuild.hive.writer import DEFAULT_SECURITY_DESCRIPTOR
+from pebuild.hive.writer import save as save_hive
+from pebuild.hive.writer import serialize as serialize_hive
 
 __all__ = [
     "DEFAULT_SECURITY_DESCRIPTOR",
@@ -23,5 +25,7 @@ __all__ = [
     "decode_data",
     "encode_data",
     "header_checksum",
+    "save_hive",
+    "serialize_hive",
     "upper_name",
 ]

@@ -3,7 +3,7 @@
 Keys read from a file are decoded lazily: a key's values and subkeys are read
 from the image the first time they are asked for, so opening a 30 MB SOFTWARE
 hive to change one value touches only the keys on that path. Edits mark the
-key dirty; `serialize(mode="preserve")` patches only dirty keys into a copy of
+key dirty; `writer.serialize(hive, mode="preserve")` patches only dirty keys into a copy of
 the original bins (everything else keeps its bytes), `mode="compact"` lays the
 whole tree out fresh and deterministically.
 """
@@ -436,22 +436,3 @@ class Hive:
     @property
     def is_modified(self) -> bool:
         return bool(self._dirty or self._deleted) or self._image is None
-
-    def serialize(self, mode: SaveMode = "compact", timestamp: int | None = None) -> bytes:
-        """Bytes of the hive. `timestamp` (Unix seconds; default build_time()) stamps new and
-        changed keys and the header. compact: fresh layout, deterministic; preserve: untouched
-        cells keep their bytes and offsets, changes are appended."""
-        from pebuild.hive import writer
-
-        if mode == "compact":
-            return writer.write_compact(self, timestamp)
-        if mode == "preserve":
-            return writer.write_preserve(self, timestamp)
-        raise UsageError(f"hive save mode must be 'compact' or 'preserve', got {mode!r}")
-
-    def write(
-        self, path: str | os.PathLike[str], mode: SaveMode = "compact", timestamp: int | None = None
-    ) -> None:
-        from pebuild.fsutil import write_bytes_atomic
-
-        write_bytes_atomic(path, self.serialize(mode, timestamp))

@@ -10,12 +10,13 @@ counts, every key with a security cell, big data (`db`) only for minor > 3.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections import defaultdict
 from collections.abc import Callable
 
 from pebuild.clock import build_time, to_filetime
-from pebuild.errors import FormatError
+from pebuild.errors import FormatError, UsageError
 from pebuild.hive._structs import (
     BASE_BLOCK_SIZE,
     BIG_DATA_SEGMENT,
@@ -35,7 +36,7 @@ from pebuild.hive._structs import (
     BaseBlock,
     header_checksum,
 )
-from pebuild.hive.model import D_META, D_SUBKEYS, D_VALUES, MAX_DEPTH, Hive, Key, Value
+from pebuild.hive.model import D_META, D_SUBKEYS, D_VALUES, MAX_DEPTH, Hive, Key, SaveMode, Value
 from pebuild.hive.reader import HiveImage
 
 LEAF_MAX = 1012  # Windows splits leaves beyond this (S5)
@@ -509,3 +510,23 @@ class _Preserver:
                 _U32.pack_into(buf, blink + 8, flink)
                 _U32.pack_into(buf, flink + 12, blink)
             self.free(sk)
+
+
+def serialize(hive: Hive, mode: SaveMode = "compact", timestamp: int | None = None) -> bytes:
+    """Bytes of the hive. `timestamp` (Unix seconds; default build_time()) stamps new and
+    changed keys and the header. compact: fresh layout, deterministic; preserve: untouched
+    cells keep their bytes and offsets, changes are appended."""
+    if mode == "compact":
+        return write_compact(hive, timestamp)
+    if mode == "preserve":
+        return write_preserve(hive, timestamp)
+    raise UsageError(f"hive save mode must be 'compact' or 'preserve', got {mode!r}")
+
+
+def save(
+    hive: Hive, path: str | os.PathLike[str], mode: SaveMode = "compact", timestamp: int | None = None
+) -> None:
+    """serialize() to a temporary file beside `path`, fsync, rename: a crash never leaves half a hive."""
+    from pebuild.fsutil import write_bytes_atomic
+
+    write_bytes_atomic(path, serialize(hive, mode, timestamp))

@@ -8,7 +8,8 @@ result.check()          # BootError with the one-line verdict unless it booted
 from __future__ import annotations
 
 from pebuild.qemu.firmware import Ovmf, find_ovmf, find_qemu
-from pebuild.qemu.runner import DEFAULT_EXPECT, SMOKE_TOKEN, SmokeRequest, SmokeResult, smoke
+from pebuild.qemu.model import DEFAULT_EXPECT, SMOKE_TOKEN, SmokeRequest, SmokeResult
+from pebuild.qemu.runner import smoke
 
 __all__ = [
     "DEFAULT_EXPECT",

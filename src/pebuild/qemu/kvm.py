@@ -44,7 +44,7 @@ def choose_accel(kvm: str, firmware: str, arch: str) -> str:
 def probe_kvm(firmware: str, arch: str = "amd64") -> bool:
     """Boot a marker program under KVM; True only if it prints and powers off in time."""
     from pebuild.qemu.firmware import find_ovmf, find_qemu
-    from pebuild.qemu.runner import kill_process_group, smm_machine_args
+    from pebuild.qemu.process import kill_process_group, smm_machine_args
     from pebuild.sample.stubs import bios_program, efi_program
 
     marker = f"PEBUILD-KVM-PROBE {os.urandom(4).hex()}"

@@ -9,82 +9,20 @@ TCG by default: nested KVM here breaks OVMF and BIOS PXE (qemu.md §4).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from pebuild.errors import BootError, ToolError, UsageError
+from pebuild.errors import UsageError
 from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu
-from pebuild.qemu.qmp import Qmp, QmpError
+from pebuild.qemu.kvm import choose_accel
+from pebuild.qemu.model import DEFAULT_TIMEOUTS, SmokeRequest, SmokeResult, _Run
+from pebuild.qemu.process import smm_machine_args
+from pebuild.qemu.watch import watch
 
-#: what counts as "booted" when no --expect is given: a sample program's marker, the token
-#: recipes/smoke.toml's startnet.cmd line writes to COM1 (`PEBUILD-SMOKE ok amd64`), or EMS/SAC's prompt
-SMOKE_TOKEN = "PEBUILD-SMOKE"
-DEFAULT_EXPECT = rf"PEBUILD-SAMPLE \S+|{SMOKE_TOKEN} \S+|SAC>"
-
-#: serial lines after which the firmware will not boot this media (qemu.md pitfall 5)
-FAILURE_PATTERNS = {
-    r"BdsDxe: failed to (?:load|start) Boot\d+[^\r\n]*": "firmware could not boot the media",
-    r"PXE-E\d\d[^\r\n]*": "PXE error",
-    r"UEFI Interactive Shell": "firmware gave up and started the UEFI Shell",
-    r"Access Denied": "Secure Boot refused the boot program",
-}
-#: seconds per boot kind under TCG: ~10x the times measured on a loaded 2-core VM (qemu.md §4)
-DEFAULT_TIMEOUTS = {("bios", False): 60, ("uefi", False): 180, ("bios", True): 120, ("uefi", True): 180}
-_ANSI = re.compile(rb"\x1b\[[0-9;=?]*[A-Za-z]")
 _SIZE = re.compile(r"^\d+[MG]?$")
-
-
-@dataclass
-class SmokeRequest:
-    media: Path
-    firmware: str = "bios"  # bios | uefi
-    pxe: bool = False
-    arch: str = "amd64"  # amd64 | x86
-    expect: list[str] = field(default_factory=list)
-    timeout: float | None = None
-    serial_log: Path | None = None
-    screenshot: Path | None = None
-    memory: str = "512M"
-    kvm: str = "off"  # off | on | auto
-    bootfile: str | None = None  # PXE: path under the TFTP root
-
-
-@dataclass
-class SmokeResult:
-    ok: bool
-    reason: str
-    seconds: float
-    markers: dict[str, float]  # expected regex -> seconds from QEMU start to its first match
-    serial_log: Path | None
-    screenshot: Path | None
-    command: list[str]
-    accel: str = "tcg"
-
-    def check(self) -> SmokeResult:
-        """Raise BootError carrying the one-line verdict unless the boot passed."""
-        if not self.ok:
-            raise BootError(self.reason)
-        return self
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-            "markers": {k: round(v, 3) for k, v in self.markers.items()},
-            "serial_log": None if self.serial_log is None else str(self.serial_log),
-            "screenshot": None if self.screenshot is None else str(self.screenshot),
-            "accel": self.accel,
-            "command": self.command,
-        }
 
 
 def _opt(path: Path | str) -> str:
@@ -120,19 +58,6 @@ def pxe_bootfile(req: SmokeRequest) -> str:
     raise UsageError(
         f"no PXE boot file in {req.media}: expected Boot/{folder}/{' or '.join(names)} (or --bootfile)"
     )
-
-
-@dataclass
-class _Run:
-    """Everything one QEMU run needs on disk; `workdir` is short (AF_UNIX limit, pitfall 8)."""
-
-    workdir: Path
-    serial_log: Path
-    keep_log: bool
-
-    @property
-    def qmp_socket(self) -> Path:
-        return self.workdir / "qmp"
 
 
 def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
@@ -176,13 +101,6 @@ def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
     return cmd
 
 
-def smm_machine_args(requires_smm: bool) -> list[str]:
-    """q35, plus SMM and secure pflash for OVMF builds that need them (Debian's IA32 OVMF)."""
-    if not requires_smm:
-        return ["-machine", "q35"]
-    return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"]
-
-
 def validate(req: SmokeRequest) -> None:
     if req.firmware not in ("bios", "uefi"):
         raise UsageError(f"firmware must be bios or uefi, not {req.firmware!r}")
@@ -214,8 +132,6 @@ def smoke(req: SmokeRequest) -> SmokeResult:
     )
     validate(req)
     media_kind(req)
-    from pebuild.qemu.kvm import choose_accel
-
     accel = choose_accel(req.kvm, req.firmware, req.arch)
     workdir = Path(tempfile.mkdtemp(prefix="pbs-", dir="/tmp"))
     try:
@@ -226,8 +142,6 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         run = _Run(workdir, serial_log, keep)
         cmd = build_command(req, run, accel)
         timeout = req.timeout or DEFAULT_TIMEOUTS[(req.firmware, req.pxe)]
-        from pebuild.qemu.watch import watch
-
         result = watch(req, run, cmd, timeout)
         result.accel = accel
         if not result.ok:
@@ -247,65 +161,3 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def read_serial(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""
-
-
-def strip_ansi(data: bytes) -> str:
-    return _ANSI.sub(b"", data).decode("latin-1")
-
-
-@contextlib.contextmanager
-def qemu_process(cmd: list[str], stderr_path: Path):
-    """Start QEMU in its own session; on leaving, quit it and kill its whole process group."""
-    with open(stderr_path, "wb") as err:
-        try:
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True
-            )
-        except OSError as exc:
-            raise ToolError(f"cannot start {cmd[0]}: {exc.strerror}") from None
-    try:
-        yield proc
-    finally:
-        try:
-            kill_process_group(proc)
-        except BaseException:
-            # a second Ctrl-C during the polite shutdown: no more waiting
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            raise
-
-
-def kill_process_group(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    # children of QEMU (none expected) go with the group
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def connect_qmp(run: _Run, proc: subprocess.Popen[bytes]) -> Qmp | None:
-    qmp = Qmp(run.qmp_socket)
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.poll() is not None:
-            return None
-        try:
-            qmp.connect(min(deadline, time.monotonic() + 0.5))
-            return qmp
-        except QmpError:
-            if time.monotonic() > deadline:
-                return None

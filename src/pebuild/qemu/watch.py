@@ -8,19 +8,10 @@ import time
 from pathlib import Path
 
 from pebuild.errors import ToolError
+from pebuild.qemu.model import DEFAULT_EXPECT, FAILURE_PATTERNS, SmokeRequest, SmokeResult, _Run
 from pebuild.qemu.png import ppm_to_png
+from pebuild.qemu.process import connect_qmp, qemu_process, read_serial, strip_ansi
 from pebuild.qemu.qmp import Qmp, QmpError
-from pebuild.qemu.runner import (
-    DEFAULT_EXPECT,
-    FAILURE_PATTERNS,
-    SmokeRequest,
-    SmokeResult,
-    _Run,
-    connect_qmp,
-    qemu_process,
-    read_serial,
-    strip_ansi,
-)
 
 POLL_SERIAL = 0.1
 _sleep = time.sleep  # the watch loop's only wait (tests interrupt here)

@@ -13,7 +13,7 @@ They hold the keys WinPE settings live under, so the servicing code and
 
 from __future__ import annotations
 
-from pebuild.hive import Hive, RegType
+from pebuild.hive import Hive, RegType, serialize_hive
 
 #: WinPE's default scratch space in MB (32; DISM accepts 32, 64, 128, 256, 512)
 DEFAULT_SCRATCH_MB = 32
@@ -95,7 +95,7 @@ def sample_hives(arch: str, timestamp: int) -> dict[str, bytes]:
     arch_name = {"amd64": "AMD64", "x86": "x86", "arm64": "ARM64", "ia64": "IA64"}[arch]
     env.set_value("PROCESSOR_ARCHITECTURE", RegType.SZ, arch_name)
     return {
-        "SYSTEM": system.serialize("compact", timestamp),
-        "SOFTWARE": _software().serialize("compact", timestamp),
-        "DEFAULT": _default().serialize("compact", timestamp),
+        "SYSTEM": serialize_hive(system, "compact", timestamp),
+        "SOFTWARE": serialize_hive(_software(), "compact", timestamp),
+        "DEFAULT": serialize_hive(_default(), "compact", timestamp),
     }

@@ -219,7 +219,9 @@ class RegistryEditor:
 
     def serialized(self, timestamp: int | None = None) -> dict[str, bytes]:
         """Changed hives -> bytes (preserve mode: untouched cells stay as they were)."""
-        return {p: self._hives[p].serialize(mode="preserve", timestamp=timestamp) for p in self.changed}
+        from pebuild.hive import serialize_hive
+
+        return {p: serialize_hive(self._hives[p], mode="preserve", timestamp=timestamp) for p in self.changed}
 
 
 def _long_root(path: str) -> str:

@@ -10,6 +10,7 @@ See docs/wim.md for the API, the mount design and crash safety.
 
 from __future__ import annotations
 
+from pebuild.wim.capture import capture
 from pebuild.wim.config import CaptureConfig
 from pebuild.wim.image import Wim, libwim_version
 from pebuild.wim.model import (
@@ -22,7 +23,6 @@ from pebuild.wim.model import (
     UpdateCommand,
     WimInfo,
 )
-from pebuild.wim.writer import capture
 
 __all__ = [
     "AddCommand",

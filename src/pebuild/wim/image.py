@@ -274,7 +274,7 @@ class Wim:
     def entries(self, index: int, path: str = "", *, recursive: bool = True) -> list[ImageEntry]:
         """Files and directories at and below `path` in an image, with their Windows metadata."""
         self._check_index(index)
-        return list_entries(self, index, path, recursive=recursive)
+        return list_entries(self.handle, self.path, index, path, recursive=recursive)
 
     def exists(self, index: int, path: str) -> bool:
         try:

@@ -8,15 +8,12 @@ into `ImageEntry` dataclasses before libwim frees the dentry.
 from __future__ import annotations
 
 import ctypes
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pebuild.errors import FormatError
 from pebuild.wim import _libwim as L
 from pebuild.wim.model import ImageEntry
 from pebuild.wim.update import wim_path
-
-if TYPE_CHECKING:
-    from pebuild.wim.image import Wim
 
 
 def _entry(d: Any) -> ImageEntry:
@@ -42,7 +39,9 @@ def _entry(d: Any) -> ImageEntry:
     )
 
 
-def list_entries(wim: Wim, index: int, path: str = "", *, recursive: bool = True) -> list[ImageEntry]:
+def list_entries(
+    handle: ctypes.c_void_p, wim_file: str | None, index: int, path: str = "", *, recursive: bool = True
+) -> list[ImageEntry]:
     """Files and directories at and below `path` in image `index` (SourceError if absent)."""
     found: list[ImageEntry] = []
     failure: list[BaseException] = []
@@ -57,8 +56,8 @@ def list_entries(wim: Wim, index: int, path: str = "", *, recursive: bool = True
 
     cb = L.wimlib_iterate_dir_tree_callback_t(visit)
     flags = L.WIMLIB_ITERATE_DIR_TREE_FLAG_RECURSIVE if recursive else 0
-    code = L.lib().wimlib_iterate_dir_tree(wim.handle, index, wim_path(path), flags, cb, None)
+    code = L.lib().wimlib_iterate_dir_tree(handle, index, wim_path(path), flags, cb, None)
     if failure:
         raise failure[0]
-    L.check(code, f"cannot list {path or '/'!r} in image {index}", wim.path, default=FormatError)
+    L.check(code, f"cannot list {path or '/'!r} in image {index}", wim_file, default=FormatError)
     return found

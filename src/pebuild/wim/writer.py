@@ -1,5 +1,8 @@
 """Atomic, reproducible WIM writes (`Wim.write`, `capture`): temp file, pinned GUID and times, rename.
 
+Below `image.py`: it gets the open `Wim` as an argument (typed by `PinnableWim`)
+and reopens the temporary file through that object's class, never by import.
+
 Why two steps: libwim writes `now` into LASTMODIFICATIONTIME of every image
 it re-scanned (xml_update_image_info() from write_wim_part()), after any
 property set before the write. Reopening the written temporary file (stats
@@ -10,20 +13,42 @@ only the XML, in place, in our private file. See docs/wim.md.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pebuild.errors import OutputError, UsageError
+from pebuild.errors import OutputError, PebuildError, UsageError
 from pebuild.fsutil import fsync_dir
 from pebuild.progress import Progress
 from pebuild.wim import _libwim as L
-from pebuild.wim.config import CaptureConfig
-from pebuild.wim.model import Compression
+from pebuild.wim.model import WimInfo
 
 if TYPE_CHECKING:
     import uuid
 
-    from pebuild.wim.image import Wim
+
+class PinnableWim(Protocol):
+    """What `_write_pinned` needs of an open `pebuild.wim.Wim`."""
+
+    @property
+    def handle(self) -> Any: ...
+
+    @property
+    def info(self) -> WimInfo: ...
+
+    def set_guid(self, guid: bytes) -> None: ...
+
+    def set_times(self, index: int, timestamp: int, *, creation: bool = True) -> None: ...
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[..., int],
+        *args: Any,
+        progress: Progress | None = None,
+        path: str | None = None,
+        default: type[PebuildError] = ...,
+    ) -> None: ...
 
 
 def _guid_bytes(guid: bytes | uuid.UUID) -> bytes:
@@ -47,7 +72,7 @@ def _pins(
 
 
 def _write_pinned(
-    wim: Wim,
+    wim: PinnableWim,
     target: Path,
     image: int,
     check: bool,
@@ -88,9 +113,7 @@ def _write_pinned(
             default=OutputError,
         )
         if timestamp is not None:
-            from pebuild.wim.image import Wim
-
-            with Wim.open(tmp, write=True) as again:
+            with type(wim).open(tmp, write=True) as again:  # type: ignore[attr-defined]
                 for index in range(1, again.info.image_count + 1):
                     again.set_times(index, timestamp)
                 again._call(
@@ -113,50 +136,3 @@ def _write_pinned(
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(parent)
-
-
-def capture(
-    src_dir: str | os.PathLike[str],
-    wim_path: str | os.PathLike[str],
-    name: str,
-    description: str | None = None,
-    config: CaptureConfig | None = None,
-    compression: Compression | str = Compression.LZX,
-    boot: bool = False,
-    check: bool = False,
-    append: bool = False,
-    progress: Progress | None = None,
-    *,
-    guid: bytes | uuid.UUID | None = None,
-    timestamp: int | None = None,
-    threads: int = 0,
-) -> int:
-    """Capture a directory into a new WIM (atomic) or as a new image of an existing one (append).
-
-    Returns the new image's index. guid + timestamp (or SOURCE_DATE_EPOCH)
-    make a new WIM byte-identical for an identical tree (same names, content
-    and file times — note that reading a file can move its atime).
-    """
-    from pebuild.wim.image import Wim
-
-    target = Path(wim_path)
-    if append:
-        if not target.is_file():
-            raise UsageError("--append needs an existing WIM", path=target)
-        with Wim.open(target, write=True) as wim:
-            index = wim.add_image(src_dir, name, config=config, boot=boot, progress=progress)
-            if description is not None:
-                wim.set_image_property(index, "DESCRIPTION", description)
-            if boot:
-                wim.set_boot_index(index)
-            wim.overwrite(check=check, progress=progress, timestamp=timestamp, threads=threads)
-            return index
-    with Wim.create(compression) as wim:
-        index = wim.add_image(src_dir, name, config=config, boot=boot, progress=progress)
-        if description is not None:
-            wim.set_image_property(index, "DESCRIPTION", description)
-        if boot:
-            wim.set_boot_index(index)
-        pin_guid, pin_time = _pins(guid, timestamp, target)
-        _write_pinned(wim, target, L.WIMLIB_ALL_IMAGES, check, pin_guid, pin_time, progress, threads)
-        return index

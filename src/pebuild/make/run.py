@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pebuild import clock
-from pebuild.build.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
-from pebuild.build.model import BuildRequest, BuildResult
+from pebuild.bcd import store_to_json
 from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
 from pebuild.fsutil import atomic_directory, copy_file, sha256_file
+from pebuild.make.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
+from pebuild.make.model import BuildRequest, BuildResult
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
 from pebuild.progress import Progress, ProgressEvent
@@ -362,7 +363,7 @@ def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
     ctx.manifest.update(
         outputs=ctx.outputs,
         pe_files=dict(sorted(ctx.pe_files.items())),
-        bcd={k: v.to_json() for k, v in stores.items()},
+        bcd={k: store_to_json(v) for k, v in stores.items()},
         recipe={
             "path": recipe.path.name,
             "sha256": recipe.sha256,

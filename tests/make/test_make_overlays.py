@@ -13,8 +13,8 @@ from _helpers import require_tool
 sys.path.insert(0, str(Path(__file__).parents[1] / "source"))
 import pebuild_test_kits as kits
 
-from pebuild.build import BuildRequest, build
 from pebuild.errors import RecipeError, SourceError
+from pebuild.make import BuildRequest, build
 
 
 def wim_dir(wim: Path) -> set[str]:
@@ -131,7 +131,7 @@ def test_bare_wim_build_takes_everything_from_the_image(tmp_path: Path) -> None:
 
 
 def test_copype_from_a_bare_wim_generates_the_stores(tmp_path: Path) -> None:
-    from pebuild.build import CopypeRequest, copype
+    from pebuild.make import CopypeRequest, copype
 
     wim = kits.make_wim(tmp_path / "boot.wim", "amd64", tmp_path, omit=("BCD",))
     result = copype(CopypeRequest(arch="amd64", dest=tmp_path / "pe", source=str(wim), timestamp=1))

@@ -15,7 +15,7 @@ from _helpers import require_tool
 sys.path.insert(0, str(Path(__file__).parents[1] / "source"))
 import pebuild_test_kits as kits
 
-from pebuild.build import BuildRequest, build
+from pebuild.make import BuildRequest, build
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,9 +19,9 @@ from _helpers import assert_one_line_error, require_tool
 sys.path.insert(0, str(Path(__file__).parents[1] / "source"))
 import pebuild_test_kits as kits
 
-from pebuild.build import BuildRequest, build
 from pebuild.errors import RecipeError
 from pebuild.fsutil import sha256_file
+from pebuild.make import BuildRequest, build
 
 REPO = Path(__file__).resolve().parents[2]
 CAPTURE = REPO / "recipes" / "capture.toml"

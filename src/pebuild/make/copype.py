@@ -61,7 +61,7 @@ def copype(req: CopypeRequest) -> CopypeResult:
                 bcd_uefi = presets.create("iso-uefi", timestamp=t).serialize(timestamp=t)
             if has_bios(req.arch) and bcd_bios is None:
                 bcd_bios = presets.create("iso-bios", timestamp=t).serialize(timestamp=t)
-        from pebuild.build.run import _boot_sdi
+        from pebuild.make.run import _boot_sdi
 
         files = collect_boot_files(
             src,

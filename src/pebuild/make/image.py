@@ -13,10 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pebuild.build.overlay import Placed, expand_overlay, load_overlay
 from pebuild.edits import ImageEdits
 from pebuild.errors import RecipeError
 from pebuild.fsutil import copy_file, normalize_image_path
+from pebuild.make.overlay import Placed, expand_overlay, load_overlay
 from pebuild.pe import check_arch
 from pebuild.recipe import Recipe
 from pebuild.recipe.render import render_file_template, startnet_cmd, startnet_lines, winpeshl_ini

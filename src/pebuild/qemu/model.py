@@ -1,0 +1,85 @@
+"""The smoke verdict's vocabulary: request, result, run paths and the serial patterns.
+
+The lowest layer of `pebuild.qemu`: the runner, the watch loop and the KVM
+probe all read these; this module imports none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pebuild.errors import BootError
+
+#: what counts as "booted" when no --expect is given: a sample program's marker, the token
+#: recipes/smoke.toml's startnet.cmd line writes to COM1 (`PEBUILD-SMOKE ok amd64`), or EMS/SAC's prompt
+SMOKE_TOKEN = "PEBUILD-SMOKE"
+DEFAULT_EXPECT = rf"PEBUILD-SAMPLE \S+|{SMOKE_TOKEN} \S+|SAC>"
+
+#: serial lines after which the firmware will not boot this media (qemu.md pitfall 5)
+FAILURE_PATTERNS = {
+    r"BdsDxe: failed to (?:load|start) Boot\d+[^\r\n]*": "firmware could not boot the media",
+    r"PXE-E\d\d[^\r\n]*": "PXE error",
+    r"UEFI Interactive Shell": "firmware gave up and started the UEFI Shell",
+    r"Access Denied": "Secure Boot refused the boot program",
+}
+#: seconds per boot kind under TCG: ~10x the times measured on a loaded 2-core VM (qemu.md §4)
+DEFAULT_TIMEOUTS = {("bios", False): 60, ("uefi", False): 180, ("bios", True): 120, ("uefi", True): 180}
+
+
+@dataclass
+class SmokeRequest:
+    media: Path
+    firmware: str = "bios"  # bios | uefi
+    pxe: bool = False
+    arch: str = "amd64"  # amd64 | x86
+    expect: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    serial_log: Path | None = None
+    screenshot: Path | None = None
+    memory: str = "512M"
+    kvm: str = "off"  # off | on | auto
+    bootfile: str | None = None  # PXE: path under the TFTP root
+
+
+@dataclass
+class SmokeResult:
+    ok: bool
+    reason: str
+    seconds: float
+    markers: dict[str, float]  # expected regex -> seconds from QEMU start to its first match
+    serial_log: Path | None
+    screenshot: Path | None
+    command: list[str]
+    accel: str = "tcg"
+
+    def check(self) -> SmokeResult:
+        """Raise BootError carrying the one-line verdict unless the boot passed."""
+        if not self.ok:
+            raise BootError(self.reason)
+        return self
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "reason": self.reason,
+            "seconds": round(self.seconds, 3),
+            "markers": {k: round(v, 3) for k, v in self.markers.items()},
+            "serial_log": None if self.serial_log is None else str(self.serial_log),
+            "screenshot": None if self.screenshot is None else str(self.screenshot),
+            "accel": self.accel,
+            "command": self.command,
+        }
+
+
+@dataclass
+class _Run:
+    """Everything one QEMU run needs on disk; `workdir` is short (AF_UNIX limit, pitfall 8)."""
+
+    workdir: Path
+    serial_log: Path
+    keep_log: bool
+
+    @property
+    def qmp_socket(self) -> Path:
+        return self.workdir / "qmp"
