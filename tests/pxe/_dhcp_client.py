@@ -3,6 +3,12 @@
 Run inside the test's network namespace with the interface to send on; prints one
 JSON line: {"file": BOOTP file field, "options": {code: hex}}. Bounded: one
 request, a few seconds at most, never anything but the given interface.
+
+Its parameter request list (option 55) is the one EDK2's PXE driver sends
+(NetworkPkg/UefiPxeBcDxe/PxeBcDhcp4.c, PxeBcBuildDhcp4Options): it asks for
+option 67 (so dnsmasq moves the boot file out of the BOOTP `file` field unless
+dhcp-no-override is set) and never for option 252, like every PXE firmware; a
+client that asked for 252 would hide a configuration whose 252 is not forced.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import sys
 import time
 
 MAGIC = b"\x63\x82\x53\x63"
+#: EDK2 PxeBcDhcp4.c's list: 1 2 3 4 5 6 12 13 15 17 18 22 23 28 40 41 42 43 50 51 54 58 59 60 66 67 128-135
+FIRMWARE_REQUEST_LIST = [1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59,
+                         60, 66, 67, *range(128, 136)]  # fmt: skip
 
 
 def discover(
@@ -28,7 +37,7 @@ def discover(
                          bytes(4), bytes(4), bytes(4), bytes(4), mac.ljust(16, b"\0"), b"", b"")  # fmt: skip
     vendor = f"PXEClient:Arch:{client_arch:05d}:UNDI:003016".encode()
     opts = [(53, b"\x03" if boot_server else b"\x01"), (93, struct.pack("!H", client_arch)), (94, b"\x01\x03\x10"), (60, vendor),
-            (97, b"\x00" + bytes(range(16))), (55, bytes([1, 3, 43, 60, 66, 67, 97, 252]))]  # fmt: skip
+            (97, b"\x00" + bytes(range(16))), (55, bytes(FIRMWARE_REQUEST_LIST))]  # fmt: skip
     if ipxe:
         opts += [(77, b"iPXE"), (175, b"\xb1\x05\x01\x80\x86\x10\x0e")]
     body = b"".join(bytes([code, len(data)]) + data for code, data in opts) + b"\xff"

@@ -105,8 +105,14 @@ def test_tree_layout_per_arch(three_arch_tree: Path, boot_wims: dict[str, Path],
         "EFI/Microsoft/Boot/BCD",
         "Boot/Fonts/wgl4_boot.ttf",
         "Boot/Fonts/segmono_boot.ttf",
+        # bootmgfw.efi's error screens read the fonts from here, whatever FontPath says (issue 13)
+        "EFI/Microsoft/Boot/Fonts/wgl4_boot.ttf",
+        "EFI/Microsoft/Boot/Fonts/segmono_boot.ttf",
     ):
         assert shared in files
+    assert sha(three_arch_tree / "EFI/Microsoft/Boot/Fonts/segmono_boot.ttf") == sha(
+        three_arch_tree / "Boot/Fonts/segmono_boot.ttf"
+    )
     for conf in ("boot.ipxe", "conf/dnsmasq.conf", "conf/tftpd-hpa.remap", "conf/nginx.conf"):
         assert conf in files
     # every boot program is the WIM's own, byte for byte, as wimlib-imagex extracts it
@@ -169,7 +175,7 @@ def test_prompt_uses_pxeboot_com(tmp_path: Path, boot_wims: dict[str, Path]) -> 
     result = write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["amd64"], prompt=True, timestamp=TS))
     assert result.arches[0].bios_nbp == "Boot/x64/pxeboot.com"
     assert (dest / "Boot/x64/pxeboot.com").is_file() and not (dest / "Boot/x64/pxeboot.n12").exists()
-    assert "Boot/x64/pxeboot.com" in (dest / "conf/dnsmasq.conf").read_text()
+    assert "Boot\\x64\\pxeboot.com" in (dest / "conf/dnsmasq.conf").read_text()
 
 
 def test_same_inputs_give_the_same_tree(tmp_path: Path, boot_wims: dict[str, Path]) -> None:
@@ -235,6 +241,10 @@ def test_bios_only_source_warns_and_skips_uefi(tmp_path: Path) -> None:
         ({"window_size": 0}, "window size"),
         ({"http_url": "ftp://x/"}, "HTTP URL"),
         ({"dhcp_mode": "relay"}, "DHCP mode"),
+        ({"dhcp_mode": "full", "dhcp_range": "10.0.0.5,10.0.0.1"}, "starts after it ends"),
+        ({"menu_text": "a\nb"}, "menu text"),
+        ({"http_boot": "Boot/x64/bootmgfw.efi"}, "needs --http-url and --dhcp full"),
+        ({"http_boot": "../x.efi", "http_url": "http://h/", "dhcp_mode": "full"}, "plain relative path"),
     ],
 )
 def test_bad_requests(tmp_path: Path, boot_wims: dict[str, Path], kw: dict[str, object], error: str) -> None:
@@ -339,3 +349,20 @@ def test_missing_boot_sdi_is_generated_with_a_warning(tmp_path: Path) -> None:
     assert any("boot.sdi" in w and "generated" in w for w in result.warnings)
     sdi = (tmp_path / "pxe/Boot/x64/boot.sdi").read_bytes()
     assert sdi[:8] == b"$SDI0001" and len(sdi) >= 3_170_304
+
+
+def test_cli_recipe_tables_and_overrides(run_pebuild, tmp_path: Path, boot_wims: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    """`pebuild pxe --recipe`: the [bcd] table reaches every store, [pxe] the config; options win."""
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[bcd]\ntimeout = 3\nlocale = "fr-FR"\n[pxe]\ndhcp_mode = "full"\n'
+                      'dhcp_range = "10.1.0.10,10.1.0.20,1h"\nwindow_size = 2\n')  # fmt: skip
+    proc = run_pebuild("pxe", str(boot_wims["amd64"]), str(tmp_path / "pxe"), "--recipe", str(recipe),
+                       "--window-size", "6", env={"SOURCE_DATE_EPOCH": str(TS)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    conf = (tmp_path / "pxe/conf/dnsmasq.conf").read_text()
+    assert "dhcp-range=10.1.0.10,10.1.0.20,1h" in conf and "ramdisktftpwindowsize 6" in conf
+    for bcd in ("Boot/x64/BCD", "Boot/x64/BCD.efi"):
+        keys = export_bcd(tmp_path / "pxe" / bcd)
+        assert [qword(v) for v in elements(keys, "25000004")] == [3]  # timeout from the recipe
+        assert "fr-FR" in [text(v) for v in elements(keys, "12000005")]  # locale from the recipe
+        assert [qword(v) for v in elements(keys, "35000008")] == [6]  # --window-size beat the recipe's 2

@@ -15,6 +15,10 @@ Examples:
   pebuild pxe sample pxe/ --arch amd64 --arch x86           sample kit, two arches in one tree
   pebuild pxe /opt/adk pxe/ --dhcp full --dhcp-range 10.0.0.100,10.0.0.199,12h
   pebuild pxe boot.wim pxe/ --wimboot ~/wimboot --http-url http://10.0.0.1/pxe/
+  pebuild pxe sample pxe/ --recipe recipes/rescue.toml     [bcd] and [pxe] tables of a recipe
+  pebuild pxe sample pxe/ --dhcp full --dhcp-range 10.0.0.100,10.0.0.199,12h \\
+      --http-url http://10.0.0.1/ --http-boot Boot/x64/bootmgfw.efi    UEFI HTTP Boot too
+  pebuild smoke pxe/ --pxe --firmware uefi                  boot it through dnsmasq under QEMU
   dnsmasq --test --conf-file=pxe/conf/dnsmasq.conf          check, then run dnsmasq with it
 
 DIR is the TFTP root (and HTTP root for iPXE); it is replaced only when the
@@ -35,18 +39,15 @@ new tree is complete. See docs/pxe.md.
 )
 @click.option("--prompt", is_flag=True, help="Use pxeboot.com (press F12) instead of pxeboot.n12.")
 @click.option(
-    "--block-size",
-    type=int,
-    default=1456,
-    show_default=True,
-    help="BCD ramdisktftpblocksize (TFTP blksize bootmgr asks for).",
+    "--recipe",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take the [bcd] table (all PXE stores) and the [pxe] table from this recipe; options override.",
 )
 @click.option(
-    "--window-size",
-    type=int,
-    default=4,
-    show_default=True,
-    help="BCD ramdisktftpwindowsize (TFTP windowsize, RFC 7440).",
+    "--block-size", type=int, help="BCD ramdisktftpblocksize (TFTP blksize bootmgr asks for) [default: 1456]."
+)
+@click.option(
+    "--window-size", type=int, help="BCD ramdisktftpwindowsize (TFTP windowsize, RFC 7440) [default: 4]."
 )
 @click.option("--var-window", is_flag=True, help="Set ramdisktftpvarwindow (WDS servers only).")
 @click.option(
@@ -56,14 +57,23 @@ new tree is complete. See docs/pxe.md.
 )
 @click.option("--http-url", help="URL where DIR is served over HTTP (iPXE fetches boot.ipxe from it).")
 @click.option(
+    "--http-boot",
+    metavar="PATH",
+    help="UEFI HTTP Boot: answer HTTPClient firmware with --http-url + PATH (a file under DIR, e.g. "
+    "Boot/x64/bootmgfw.efi or an ISO you put there); needs --dhcp full.",
+)
+@click.option(
     "--dhcp",
     "dhcp_mode",
     type=click.Choice(["proxy", "full"]),
-    default="proxy",
-    show_default=True,
-    help="proxy: beside an existing DHCP server; full: dnsmasq leases addresses.",
+    help="proxy: beside an existing DHCP server; full: dnsmasq leases addresses [default: proxy].",
 )
-@click.option("--dhcp-range", help="dnsmasq dhcp-range (proxy: the subnet address, e.g. 192.168.1.0).")
+@click.option(
+    "--dhcp-range",
+    help="dnsmasq dhcp-range: START,END[,NETMASK][,LEASE] with --dhcp full, the subnet address "
+    "(e.g. 192.168.1.0[,255.255.255.0]) with proxy.",
+)
+@click.option("--menu-text", help="Proxy-DHCP boot menu prompt (dnsmasq pxe-prompt).")
 @click.option("--interface", help="Network interface dnsmasq listens on.")
 @click.option("--server-address", help="TFTP server address, when it is not the dnsmasq host.")
 @click.option(
@@ -74,25 +84,28 @@ new tree is complete. See docs/pxe.md.
     help="Which store of the first --arch goes to \\Boot\\BCD (clients without DHCP option 252).",
 )
 @click.option("--index", type=int, help="Image whose boot files are used (default: the WIM's boot index).")
-@click.option("--description", default="Windows PE", show_default=True, help="Boot menu description.")
+@click.option("--description", help="Boot menu description [default: the recipe's, else Windows PE].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def pxe(
     source_or_wim: str,
     dest: Path,
     arches: tuple[str, ...],
     prompt: bool,
-    block_size: int,
-    window_size: int,
+    recipe: Path | None,
+    block_size: int | None,
+    window_size: int | None,
     var_window: bool,
     wimboot: Path | None,
     http_url: str | None,
-    dhcp_mode: str,
+    http_boot: str | None,
+    dhcp_mode: str | None,
     dhcp_range: str | None,
+    menu_text: str | None,
     interface: str | None,
     server_address: str | None,
     default_bcd: str,
     index: int | None,
-    description: str,
+    description: str | None,
     as_json: bool,
 ) -> None:
     """Write a WDS-style TFTP tree, iPXE/wimboot files and dnsmasq.conf from a source or boot.wim.
@@ -102,23 +115,32 @@ def pxe(
     Windows/Boot inside the image.
     """
     from pebuild.pxe import PxeRequest, write_pxe_tree_from
+    from pebuild.pxe.recipe import load_recipe_fields
 
+    fields = load_recipe_fields(recipe) if recipe is not None else {}
+    given = {
+        "block_size": block_size,
+        "window_size": window_size,
+        "dhcp_mode": dhcp_mode,
+        "dhcp_range": dhcp_range,
+        "interface": interface,
+        "server_address": server_address,
+        "menu_text": menu_text,
+        "description": description,
+    }
+    fields.update({k: v for k, v in given.items() if v is not None})
+    if prompt:
+        fields["prompt"] = True
     req = PxeRequest(
         dest=dest,
         arches=list(arches),
         index=index,
-        prompt=prompt,
-        block_size=block_size,
-        window_size=window_size,
         var_window=var_window,
         wimboot=wimboot,
         http_url=http_url,
-        dhcp_mode=dhcp_mode,
-        dhcp_range=dhcp_range,
-        interface=interface,
-        server_address=server_address,
-        description=description,
+        http_boot=http_boot,
         default_bcd=default_bcd,
+        **fields,
     )
     with progress_display("pxe") as progress:
         result = write_pxe_tree_from(source_or_wim, req, progress)

@@ -308,29 +308,27 @@ def _write_iso(ctx: _Ctx, result: BuildResult) -> None:
 
 
 def _write_pxe(ctx: _Ctx) -> None:
-    from pebuild.pxe import PxeRequest, write_pxe_tree
+    from pebuild.pxe import write_pxe_tree
 
-    s = ctx.recipe.settings
     assert ctx.req.pxe_dir is not None
-    pxe_kwargs: dict[str, Any] = {}
-    if s.pxe.block_size is not None:
-        pxe_kwargs["block_size"] = s.pxe.block_size
-    if s.pxe.window_size is not None:
-        pxe_kwargs["window_size"] = s.pxe.window_size
-    write_pxe_tree(
-        PxeRequest(
-            dest=Path(ctx.req.pxe_dir),
-            boot_wim=ctx.media / "sources" / "boot.wim",
-            arches=[ctx.req.arch],
-            source=ctx.source,
-            prompt=s.pxe.prompt,
-            description=s.bcd.description,
-            timestamp=ctx.t,
-            **pxe_kwargs,
-        ),
-        ctx.progress,
-    )
+    write_pxe_tree(_pxe_request(ctx), ctx.progress)
     ctx.outputs["pxe"] = file_entries(Path(ctx.req.pxe_dir))
+
+
+def _pxe_request(ctx: _Ctx) -> Any:
+    """The recipe's [pxe] table and its whole [bcd] table (pebuild.pxe.recipe) for the image just built."""
+    from pebuild.pxe import PxeRequest
+    from pebuild.pxe.recipe import recipe_fields
+
+    assert ctx.req.pxe_dir is not None
+    return PxeRequest(
+        dest=Path(ctx.req.pxe_dir),
+        boot_wim=ctx.media / "sources" / "boot.wim",
+        arches=[ctx.req.arch],
+        source=ctx.source,
+        timestamp=ctx.t,
+        **recipe_fields(ctx.recipe),
+    )
 
 
 def _write_usb(ctx: _Ctx) -> None:
@@ -433,15 +431,7 @@ def _bcd_stores(recipe: Recipe, arch: str, t: int) -> tuple[dict[str, Any], dict
     """BIOS and UEFI stores generated from the presets with the recipe's [bcd] settings."""
     from pebuild.bcd import presets
 
-    b = recipe.settings.bcd
-    opts = presets.PresetOptions(
-        description=b.description,
-        locale=b.locale,
-        timeout=b.timeout,
-        bootmenupolicy=b.bootmenupolicy,  # type: ignore[arg-type]
-        ems=(b.ems_port, b.ems_baud) if b.ems else None,
-        loadoptions=b.loadoptions,
-    )
+    opts = recipe.settings.bcd.preset_options()
     stores: dict[str, Any] = {"uefi": presets.create("iso-uefi", opts, timestamp=t)}
     if has_bios(arch):
         stores["bios"] = presets.create("iso-bios", opts, timestamp=t)

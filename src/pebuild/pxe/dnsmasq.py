@@ -11,15 +11,15 @@ need different stores and several architectures share one TFTP root.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from pebuild import __version__
-from pebuild.errors import UsageError
 from pebuild.pxe.arches import ArchSpec
+from pebuild.pxe.dhcpcheck import DHCP_MODES, check_dhcp_options
 from pebuild.pxe.templates import render
 
-DHCP_MODES = ("proxy", "full")
+__all__ = ["DHCP_MODES", "BootEntry", "DnsmasqOptions", "check_dhcp_options", "render_dnsmasq_conf"]
+DEFAULT_MENU_TEXT = "Network boot: Windows PE"
 #: dnsmasq's largest TFTP blksize with its default edns-packet-max (1232 + MAXDNAME 1025 + 10 - 4), measured
 DNSMASQ_DEFAULT_MAX_BLOCK = 2263
 PLACEHOLDER_PROXY_RANGE = "192.168.1.0"
@@ -35,6 +35,18 @@ class BootEntry:
     nbp: str  # relative TFTP path with "/", e.g. Boot/x64/pxeboot.n12
     bcd: str  # option 252 value with "\", e.g. \Boot\x64\BCD
     tag: str  # dnsmasq tag of the client class
+
+    @property
+    def dhcp_file(self) -> str:
+        """The boot file name as DHCP hands it out: with backslashes, because pxeboot.n12 takes the
+        directory of the next file (bootmgr.exe) from the text before its last backslash
+        (issue 13: `Boot/x64/pxeboot.n12` makes it ask for `bootmgr.exe` at the TFTP root)."""
+        return self.nbp.replace("/", "\\")
+
+    @property
+    def client_arch(self) -> tuple[int, ...]:
+        """DHCP option 93 values of this client class."""
+        return (0,) if self.firmware == "bios" else self.spec.efi_client_arch
 
     @property
     def csa(self) -> tuple[str, ...]:
@@ -58,55 +70,21 @@ class DnsmasqOptions:
     ipxe_script: str | None = None  # URL or TFTP path of boot.ipxe for iPXE clients; None: no iPXE chain
     entries: list[BootEntry] = field(default_factory=list)
     default_bcd_note: str = ""
-
-
-def check_dhcp_options(mode: str, dhcp_range: str | None, interface: str | None, server: str | None) -> None:
-    """Refuse values that would break the config file (newlines, bad mode, bad address)."""
-    if mode not in DHCP_MODES:
-        raise UsageError(f"unknown DHCP mode {mode!r}: expected proxy or full")
-    for name, value in (("dhcp range", dhcp_range), ("interface", interface), ("server address", server)):
-        if value is not None and (not value.strip() or any(c in value for c in '\n\r"#')):
-            raise UsageError(f"bad {name} {value!r} for dnsmasq.conf")
-    if server is not None:
-        try:
-            ipaddress.IPv4Address(server)
-        except ValueError:
-            raise UsageError(f"server address must be an IPv4 address, got {server!r}") from None
-    if mode == "proxy" and dhcp_range is not None:
-        first = dhcp_range.split(",")[0]
-        try:
-            ipaddress.IPv4Address(first)
-        except ValueError:
-            raise UsageError(
-                f"proxy-DHCP needs the subnet's address as dhcp range (e.g. 192.168.1.0), got {dhcp_range!r}"
-            ) from None
+    menu_text: str | None = None  # pxe-prompt text (proxy-DHCP boot menu)
+    http_boot_url: str | None = None  # UEFI HTTP Boot: URL answered to the HTTPClient vendor class
 
 
 def render_dnsmasq_conf(opts: DnsmasqOptions) -> str:
-    check_dhcp_options(opts.mode, opts.dhcp_range, opts.interface, opts.server_address)
+    check_dhcp_options(opts.mode, opts.dhcp_range, opts.interface, opts.server_address, opts.menu_text)
     placeholder = opts.dhcp_range is None
     dhcp_range = opts.dhcp_range or (
         PLACEHOLDER_FULL_RANGE if opts.mode == "full" else PLACEHOLDER_PROXY_RANGE
     )
+    if opts.mode == "proxy":
+        subnet, _, netmask = dhcp_range.partition(",")
+        dhcp_range = f"{subnet},proxy" + (f",{netmask}" if netmask else "")
     ipxe_chain = opts.ipxe_script is not None
-    entries = []
-    for entry in opts.entries:
-        tags = f"tag:{entry.tag}" + (",tag:!ipxe" if ipxe_chain else "")
-        entries.append(
-            {
-                "tags": tags,
-                "pxe_tags": "tag:!ipxe," if ipxe_chain else "",
-                "nbp": entry.nbp,
-                # dnsmasq unescapes \\ \b \t ... inside quotes (option.c): double every "\".
-                "bcd": entry.bcd.replace("\\", "\\\\"),
-                "bcd_plain": entry.bcd,
-                "codes": "0"
-                if entry.firmware == "bios"
-                else " and ".join(map(str, entry.spec.efi_client_arch)),
-                "csa": entry.csa,
-                "menu": entry.menu,
-            }
-        )
+    entries = _entry_context(opts.entries, ipxe_chain)
     efi_specs = []
     for entry in opts.entries:
         if entry.firmware == "uefi" and entry.spec not in efi_specs:
@@ -131,5 +109,38 @@ def render_dnsmasq_conf(opts: DnsmasqOptions) -> str:
         ipxe_script_tftp="boot.ipxe",
         boot_entries=entries,
         default_bcd_note=opts.default_bcd_note,
-        prompt_text="Network boot: Windows PE",
+        prompt_text=opts.menu_text or DEFAULT_MENU_TEXT,
+        http_boot_url=opts.http_boot_url,
+    )
+
+
+def _entry_context(boot_entries: list[BootEntry], ipxe_chain: bool) -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = []
+    for entry in boot_entries:
+        tags = f"tag:{entry.tag}" + (",tag:!ipxe" if ipxe_chain else "")
+        entries.append(
+            {
+                "tags": tags,
+                "pxe_tags": "tag:!ipxe," if ipxe_chain else "",
+                "nbp": entry.dhcp_file,
+                # dnsmasq unescapes \\ \b \t ... inside quotes (option.c): double every "\".
+                "bcd": entry.bcd.replace("\\", "\\\\"),
+                "bcd_plain": entry.bcd,
+                "codes": " and ".join(map(str, entry.client_arch)),
+                "code_list": entry.client_arch,
+                "tag": entry.tag,
+                "csa": entry.csa,
+                "menu": entry.menu,
+            }
+        )
+    return entries
+
+
+def render_dhcp_server_252(opts: DnsmasqOptions) -> str:
+    """conf/dhcp-server-252.conf: what the DHCP server beside a proxy-DHCP dnsmasq must send."""
+    return render(
+        "dhcp-server-252.conf.j2",
+        version=__version__,
+        entries=_entry_context(opts.entries, False),
+        default_bcd_note=opts.default_bcd_note,
     )

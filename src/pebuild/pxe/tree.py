@@ -10,9 +10,10 @@ Layout (DEST is the TFTP root *and* the HTTP document root, like WDS's RemoteIns
     Boot/<dir>/boot.sdi, Images/boot.wim    ramdisk SDI and the image
     Boot/BCD                                the primary arch's store for clients without option 252
     EFI/Microsoft/Boot/BCD                  the first UEFI store (Windows 7 bootmgfw asks here)
-    Boot/Fonts/*.ttf                        boot fonts
+    Boot/Fonts/*.ttf                        boot fonts (the stores' FontPath)
+    EFI/Microsoft/Boot/Fonts/*.ttf          the same fonts where bootmgfw.efi's error screens look
     boot.ipxe, wimboot                      iPXE script (+ wimboot when given)
-    conf/dnsmasq.conf, tftpd-hpa.remap, nginx.conf
+    conf/dnsmasq.conf, tftpd-hpa.remap, nginx.conf; dhcp-server-252.conf (proxy-DHCP)
 
 Each architecture keeps its own boot.wim and boot.sdi under Boot/<dir>, so
 trees of several architectures never share a file that differs between them
@@ -36,7 +37,13 @@ from pebuild.fsutil import atomic_directory, copy_file
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.pxe.arches import ArchSpec, arch_spec
 from pebuild.pxe.bootfiles import BootFiles
-from pebuild.pxe.dnsmasq import BootEntry, DnsmasqOptions, check_dhcp_options, render_dnsmasq_conf
+from pebuild.pxe.dnsmasq import (
+    BootEntry,
+    DnsmasqOptions,
+    check_dhcp_options,
+    render_dhcp_server_252,
+    render_dnsmasq_conf,
+)
 from pebuild.pxe.ipxe import IpxeArch, check_http_url, render_boot_ipxe
 from pebuild.pxe.templates import render
 
@@ -45,6 +52,8 @@ DEFAULT_BLOCK_SIZE = 1456
 DEFAULT_WINDOW_SIZE = 4
 CONF_DIR = "conf"
 FONTS_DIR = "Boot/Fonts"
+#: bootmgfw.efi's graphical error screens read segoe_slboot.ttf/segmono_boot.ttf here (issue 13)
+EFI_FONTS_DIR = "EFI/Microsoft/Boot/Fonts"
 
 
 @dataclass
@@ -69,6 +78,13 @@ class PxeRequest:
     description: str = "Windows PE"
     default_bcd: str = "bios"  # which store of the first arch \Boot\BCD holds: "bios" | "uefi"
     timestamp: int | None = None
+    #: the recipe's [bcd] table (pebuild.bcd.presets.PresetOptions) for every store; its paths and
+    #: TFTP values are replaced per store. None: the presets' defaults with `description`.
+    bcd: Any = None
+    menu_text: str | None = None  # proxy-DHCP boot menu prompt (dnsmasq pxe-prompt)
+    #: UEFI HTTP Boot: a file under DEST (e.g. Boot/x64/bootmgfw.efi or winpe.iso) whose URL
+    #: (http_url + path) dnsmasq answers to the HTTPClient vendor class; full DHCP only
+    http_boot: str | None = None
 
 
 @dataclass
@@ -148,8 +164,19 @@ def _check_request(req: PxeRequest) -> list[ArchSpec]:
         raise UsageError(f"TFTP block size must be 8..65464 (RFC 2348), got {req.block_size}")
     if not 1 <= req.window_size <= 65535:
         raise UsageError(f"TFTP window size must be 1..65535 (RFC 7440), got {req.window_size}")
-    check_dhcp_options(req.dhcp_mode, req.dhcp_range, req.interface, req.server_address)
+    check_dhcp_options(req.dhcp_mode, req.dhcp_range, req.interface, req.server_address, req.menu_text)
     check_http_url(req.http_url)
+    if req.http_boot is not None:
+        if req.http_url is None or req.dhcp_mode != "full":
+            raise UsageError("UEFI HTTP Boot needs --http-url and --dhcp full (dnsmasq answers HTTPClient)")
+        if (
+            req.http_boot.startswith("/")
+            or ".." in req.http_boot.split("/")
+            or any(c in req.http_boot for c in ' \n\r"#,\\')
+        ):
+            raise UsageError(
+                f"HTTP Boot file must be a plain relative path under the tree, got {req.http_boot!r}"
+            )
     if req.wimboot is not None and not Path(req.wimboot).is_file():
         raise UsageError(f"wimboot binary not found: {req.wimboot} (get it from https://ipxe.org/wimboot)")
     if req.default_bcd not in ("bios", "uefi"):
@@ -226,12 +253,18 @@ def _plan_arch(req: PxeRequest, spec: ArchSpec, work: Path, warnings: list[str])
 
 
 def _make_bcd(preset: str, req: PxeRequest, timestamp: int, *, wim: str, sdi: str, tftp: bool) -> bytes:
+    """One store: the request's [bcd] options (timeout, locale, EMS, menu policy, loadoptions)
+    with this store's ramdisk paths and TFTP values, so every PXE store matches the ISO's."""
+    import dataclasses
+
     from pebuild.bcd import presets
 
-    options = presets.PresetOptions(
+    base = req.bcd if req.bcd is not None else presets.PresetOptions(description=req.description)
+    options = dataclasses.replace(
+        base,
+        description=req.description,
         wim_path=wim,
         sdi_path=sdi,
-        description=req.description,
         tftp_block_size=req.block_size if tftp else None,
         tftp_window_size=req.window_size if tftp else None,
         tftp_var_window=True if (tftp and req.var_window) else None,
@@ -337,8 +370,12 @@ def _add_configs(req: PxeRequest, out: _Stores, warnings: list[str]) -> str:
         ipxe_script=(f"{base_url}boot.ipxe" if base_url else "boot.ipxe") if ipxe_chain else None,
         entries=out.entries,
         default_bcd_note=out.default_note,
+        menu_text=req.menu_text,
+        http_boot_url=f"{base_url}{req.http_boot}" if req.http_boot and base_url else None,
     )
     out.files[conf] = render_dnsmasq_conf(dnsmasq).encode()
+    if req.dhcp_mode == "proxy":
+        out.files[f"{CONF_DIR}/dhcp-server-252.conf"] = render_dhcp_server_252(dnsmasq).encode()
     if req.dhcp_range is None:
         warnings.append(f"{conf}: dhcp-range is a placeholder; set it with --dhcp-range")
     context = {"version": __version__, "block_size": req.block_size, "tftp_root": str(dest)}
@@ -388,6 +425,8 @@ def _write_tree(
     fonts = next((p.fonts for p in plans if p.fonts), {})
     for name, data in fonts.items():
         out.files[f"{FONTS_DIR}/{name}"] = data
+        if out.efi_default is not None:
+            out.files[f"{EFI_FONTS_DIR}/{name}"] = data
     if not fonts:
         warnings.append("no boot fonts in the source or boot.wim: bootmgr falls back to its built-in font")
     conf = _add_configs(req, out, warnings)

@@ -229,6 +229,19 @@ class BcdSettings:
     )
     loadoptions: str | None = setting(None, kind="str", help="Extra loader options (BCD loadoptions).")
 
+    def preset_options(self) -> Any:
+        """This table as pebuild.bcd.presets.PresetOptions: one reading for the ISO and PXE stores."""
+        from pebuild.bcd.presets import PresetOptions
+
+        return PresetOptions(
+            description=self.description,
+            locale=self.locale,
+            timeout=self.timeout,
+            bootmenupolicy=self.bootmenupolicy,  # type: ignore[arg-type]
+            ems=(self.ems_port, self.ems_baud) if self.ems else None,
+            loadoptions=self.loadoptions,
+        )
+
 
 @dataclass(frozen=True)
 class MediaSettings:
@@ -252,6 +265,25 @@ class PxeSettings:
     )
     prompt: bool = setting(
         False, kind="bool", help="PXE boot needs F12 (pxeboot.com) instead of pxeboot.n12."
+    )
+    dhcp_mode: str = setting(
+        "proxy",
+        kind="str",
+        choices=("proxy", "full"),
+        help="proxy: beside an existing DHCP server; full: dnsmasq leases the addresses.",
+    )
+    dhcp_range: str | None = setting(
+        None,
+        kind="str",
+        help="dnsmasq dhcp-range: START,END[,NETMASK][,LEASE] (full) or the subnet address (proxy).",
+        example='"10.0.0.100,10.0.0.199,12h"',
+    )
+    interface: str | None = setting(None, kind="str", max_length=15, help="Interface dnsmasq listens on.")
+    server_address: str | None = setting(
+        None, kind="str", help="TFTP server address, when it is not the dnsmasq host."
+    )
+    menu_text: str | None = setting(
+        None, kind="str", max_length=100, help="Proxy-DHCP boot menu prompt (dnsmasq pxe-prompt)."
     )
 
 
