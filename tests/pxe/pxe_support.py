@@ -22,9 +22,9 @@ TFTP_CLIENT = HERE / "_tftp_client.py"
 
 #: WIM path -> marker program kind; markers follow the sample kit's convention (PEBUILD-SAMPLE <name>)
 BOOT_PROGRAMS = {
-    "Windows/Boot/PXE/pxeboot.n12": "bios",
-    "Windows/Boot/PXE/pxeboot.com": "bios",
-    "Windows/Boot/PXE/bootmgr.exe": "bios",
+    "Windows/Boot/PXE/pxeboot.n12": "pxeboot",
+    "Windows/Boot/PXE/pxeboot.com": "pxeboot",
+    "Windows/Boot/PXE/bootmgr.exe": "bootmgr",
     "Windows/Boot/PXE/abortpxe.com": "bios",
     "Windows/Boot/PXE/wdsnbp.com": "bios",
     "Windows/Boot/EFI/bootmgfw.efi": "efi",
@@ -35,7 +35,8 @@ def make_boot_wim(
     dest: Path, arch: str, *, omit: tuple[str, ...] = (), marker: str = "PEBUILD-SAMPLE"
 ) -> Path:
     """A one-image boot.wim whose Windows/Boot holds marker programs, a font and a boot.sdi."""
-    from pebuild.sample.stubs import bios_program, efi_program
+    from pebuild.sample.stubs import bios_program
+    from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, pxeboot_program
     from pebuild.wim import capture
 
     tree = dest.parent / f"{dest.stem}-tree"
@@ -47,9 +48,13 @@ def make_boot_wim(
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "bios":
             path.write_bytes(bios_program(f"{marker} {name}"))
+        elif kind == "pxeboot":
+            path.write_bytes(pxeboot_program(f"{marker} {name}"))
+        elif kind == "bootmgr":
+            path.write_bytes(bootmgr_exe_program(f"{marker} {name}"))
         else:
             efi_arch = arch if arch in ("amd64", "x86") else "amd64"
-            path.write_bytes(efi_program(f"{marker} {name}", arch=efi_arch))
+            path.write_bytes(bootmgfw_program(f"{marker} {name}", arch=efi_arch))
     extra = {
         "Windows/Boot/Fonts/wgl4_boot.ttf": b"font:wgl4\n",
         "Windows/Boot/Fonts/segmono_boot.ttf": b"font:segmono\n",

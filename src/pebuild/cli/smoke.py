@@ -14,7 +14,8 @@ Examples:
 \b
   pebuild smoke winpe.iso --firmware uefi
   pebuild smoke winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com' --screenshot bios.png
-  pebuild smoke build/pxe --pxe --firmware uefi --json
+  pebuild smoke build/pxe --pxe --firmware uefi --json        dnsmasq from build/pxe/conf, in a netns
+  pebuild smoke build/pxe --pxe --dhcp proxy --firmware bios   beside a second dnsmasq leasing addresses
   pebuild smoke usb.img --firmware uefi --timeout 300 --serial-log usb-serial.log
 
 Without --expect the boot passes on a sample program's marker, on the token
@@ -26,7 +27,7 @@ or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not bo
 @click.command("smoke", epilog=SMOKE_EXAMPLES)
 @click.argument("media", type=click.Path(path_type=Path))
 @click.option("--firmware", type=click.Choice(["bios", "uefi"]), default="bios", show_default=True)
-@click.option("--pxe", is_flag=True, help="MEDIA is a TFTP root; boot it over QEMU's user-mode network.")
+@click.option("--pxe", is_flag=True, help="MEDIA is a PXE tree (TFTP root); network-boot it (--pxe-server).")
 @click.option("--arch", type=click.Choice(["amd64", "x86"]), default="amd64", show_default=True)
 @click.option(
     "--expect", "expect", multiple=True, metavar="REGEX", help="Serial pattern that must appear (repeatable)."
@@ -39,6 +40,25 @@ or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not bo
 @click.option(
     "--bootfile", help="PXE: boot file under the TFTP root (default Boot/x64/pxeboot.n12 or bootmgfw.efi)."
 )
+@click.option(
+    "--pxe-server",
+    type=click.Choice(["auto", "dnsmasq", "slirp"]),
+    default="auto",
+    show_default=True,
+    help="PXE: the tree's dnsmasq.conf in a private network namespace (needs root), or QEMU's TFTP.",
+)
+@click.option(
+    "--dhcp",
+    "dhcp_mode",
+    type=click.Choice(["full", "proxy"]),
+    default="full",
+    show_default=True,
+    help="PXE through dnsmasq: it leases addresses (full) or answers beside another DHCP server (proxy).",
+)
+@click.option(
+    "--uefi-ipxe", is_flag=True, help="PXE, UEFI: boot through the iPXE EFI ROM, not OVMF's own PXE."
+)
+@click.option("--http-boot", is_flag=True, help="PXE, UEFI: OVMF's HTTP Boot (its PXE off), no TFTP or iPXE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def smoke(
     media: Path,
@@ -52,6 +72,10 @@ def smoke(
     memory: str,
     kvm: str,
     bootfile: str | None,
+    pxe_server: str,
+    dhcp_mode: str,
+    uefi_ipxe: bool,
+    http_boot: bool,
     as_json: bool,
 ) -> None:
     """Boot MEDIA (ISO, raw disk image or PXE tree) under QEMU and check the serial console."""
@@ -70,8 +94,14 @@ def smoke(
         memory=memory,
         kvm=kvm,
         bootfile=bootfile,
+        pxe_server=pxe_server,
+        dhcp_mode=dhcp_mode,
+        uefi_ipxe=uefi_ipxe,
+        http_boot=http_boot,
     )
     result = run_smoke(req)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         emit_json(result.to_json())
     elif result.ok:

@@ -22,6 +22,9 @@ FAILURE_PATTERNS = {
     r"PXE-E\d\d[^\r\n]*": "PXE error",
     r"UEFI Interactive Shell": "firmware gave up and started the UEFI Shell",
     r"Access Denied": "Secure Boot refused the boot program",
+    # the sample's PXE stand-ins (pebuild.sample.stubs.pxe) and Microsoft's pxeboot.n12
+    r"pebuild-standin \S+: [^\r\n]*": "the stand-in boot program failed",
+    r"TFTP download failed[^\r\n]*": "TFTP download failed",
 }
 #: seconds per boot kind under TCG: ~10x the times measured on a loaded 2-core VM (qemu.md §4)
 DEFAULT_TIMEOUTS = {("bios", False): 60, ("uefi", False): 180, ("bios", True): 120, ("uefi", True): 180}
@@ -40,6 +43,12 @@ class SmokeRequest:
     memory: str = "512M"
     kvm: str = "off"  # off | on | auto
     bootfile: str | None = None  # PXE: path under the TFTP root
+    #: PXE server: "auto" (dnsmasq in a network namespace when allowed, else slirp with a warning),
+    #: "dnsmasq" (error when not allowed) or "slirp" (QEMU's built-in TFTP); see pebuild.qemu.netboot
+    pxe_server: str = "auto"
+    dhcp_mode: str = "full"  # dnsmasq server: "full" or "proxy" (a second dnsmasq leases addresses)
+    uefi_ipxe: bool = False  # UEFI through the iPXE EFI ROM of an e1000 instead of OVMF's own PXE
+    http_boot: bool = False  # UEFI HTTP Boot: OVMF's PXE off, its HttpBootDxe asks DHCP for a URL
 
 
 @dataclass
@@ -52,6 +61,8 @@ class SmokeResult:
     screenshot: Path | None
     command: list[str]
     accel: str = "tcg"
+    netboot: dict[str, object] | None = None  # the server side of a dnsmasq PXE boot (netboot.py)
+    warnings: list[str] = field(default_factory=list)
 
     def check(self) -> SmokeResult:
         """Raise BootError carrying the one-line verdict unless the boot passed."""
@@ -68,6 +79,8 @@ class SmokeResult:
             "serial_log": None if self.serial_log is None else str(self.serial_log),
             "screenshot": None if self.screenshot is None else str(self.screenshot),
             "accel": self.accel,
+            "netboot": self.netboot,
+            "warnings": self.warnings,
             "command": self.command,
         }
 
@@ -79,6 +92,7 @@ class _Run:
     workdir: Path
     serial_log: Path
     keep_log: bool
+    netdev: str | None = None  # PXE: a QEMU -netdev (tap in the netboot namespace) instead of slirp
 
     @property
     def qmp_socket(self) -> Path:

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from pebuild.errors import UsageError
+from pebuild.errors import ToolError, UsageError
 from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu
 from pebuild.qemu.kvm import choose_accel
 from pebuild.qemu.model import DEFAULT_TIMEOUTS, SmokeRequest, SmokeResult, _Run
@@ -87,12 +87,19 @@ def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
         cmd += ["-drive", f"file={_opt(req.media)},format=raw,if=ide,snapshot=on"]
         cmd += ["-boot", "order=c,reboot-timeout=0"]
     else:
-        bootfile = pxe_bootfile(req)
-        cmd += [
-            "-netdev",
-            f"user,id=n0,restrict=on,tftp={_opt(req.media.resolve())},bootfile={_opt(bootfile)}",
-        ]
-        if req.firmware == "bios":
+        if run.netdev is not None:
+            cmd += ["-netdev", run.netdev]  # dnsmasq hands out the boot file (netboot.py)
+        else:
+            bootfile = pxe_bootfile(req)
+            cmd += [
+                "-netdev",
+                f"user,id=n0,restrict=on,tftp={_opt(req.media.resolve())},bootfile={_opt(bootfile)}",
+            ]
+        if req.http_boot:
+            # OVMF's PXE off (fw_cfg knobs of OvmfPkg), so BdsDxe tries its HTTPv4 boot option first
+            cmd += ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n"]
+            cmd += ["-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"]
+        if req.firmware == "bios" or req.uefi_ipxe:
             find_nic_rom("efi-e1000.rom")
             cmd += ["-device", "e1000,netdev=n0"]
         else:
@@ -101,11 +108,33 @@ def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
     return cmd
 
 
+def _use_dnsmasq(req: SmokeRequest, warnings: list[str]) -> bool:
+    """Real server (netboot.py) unless asked for slirp or not allowed; slirp then only with a warning."""
+    if req.pxe_server == "slirp":
+        return False
+    from pebuild.qemu.netboot import available
+
+    why = available()
+    if why is None:
+        return True
+    if req.pxe_server == "dnsmasq":
+        raise ToolError(f"cannot run dnsmasq for the PXE boot: {why}")
+    warnings.append(
+        f"{why}: booting through QEMU's built-in TFTP instead, which cannot serve the backslash paths "
+        "Microsoft's loaders request (this proves nothing about the tree's dnsmasq.conf)"
+    )
+    return False
+
+
 def validate(req: SmokeRequest) -> None:
     if req.firmware not in ("bios", "uefi"):
         raise UsageError(f"firmware must be bios or uefi, not {req.firmware!r}")
     if req.arch not in ("amd64", "x86"):
         raise UsageError(f"smoke boots amd64 or x86 media only, not {req.arch!r}")
+    if req.pxe_server not in ("auto", "dnsmasq", "slirp") or req.dhcp_mode not in ("full", "proxy"):
+        raise UsageError("PXE server must be auto, dnsmasq or slirp and DHCP mode full or proxy")
+    if (req.uefi_ipxe or req.http_boot) and req.firmware != "uefi":
+        raise UsageError("--uefi-ipxe and --http-boot are UEFI boots (--firmware uefi)")
     if req.kvm not in ("off", "on", "auto"):
         raise UsageError(f"kvm must be off, on or auto, not {req.kvm!r}")
     if req.timeout is not None and req.timeout <= 0:
@@ -133,6 +162,7 @@ def smoke(req: SmokeRequest) -> SmokeResult:
     validate(req)
     media_kind(req)
     accel = choose_accel(req.kvm, req.firmware, req.arch)
+    warnings: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="pbs-", dir="/tmp"))
     try:
         keep = req.serial_log is not None
@@ -140,10 +170,19 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         serial_log.parent.mkdir(parents=True, exist_ok=True)
         serial_log.write_bytes(b"")
         run = _Run(workdir, serial_log, keep)
-        cmd = build_command(req, run, accel)
         timeout = req.timeout or DEFAULT_TIMEOUTS[(req.firmware, req.pxe)]
-        result = watch(req, run, cmd, timeout)
+        if req.pxe and _use_dnsmasq(req, warnings):
+            from pebuild.qemu.pxeboot import finish, pxe_session
+
+            with pxe_session(req, run) as session:
+                cmd = session.prefix + build_command(session.request, run, accel)
+                result = watch(session.request, run, cmd, timeout)
+            result = finish(session, run, result)
+        else:
+            cmd = build_command(req, run, accel)
+            result = watch(req, run, cmd, timeout)
         result.accel = accel
+        result.warnings = warnings + result.warnings
         if not result.ok:
             # a failed boot keeps its serial log and screen for the human who reads the verdict
             kept_dir = serial_log.parent if keep else Path(tempfile.mkdtemp(prefix="pebuild-smoke-"))

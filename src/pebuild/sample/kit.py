@@ -30,9 +30,10 @@ from pebuild.errors import OutputError, UsageError
 from pebuild.fsutil import atomic_directory
 from pebuild.sample.hives import sample_hives
 from pebuild.sample.stubs import ARCHES, bios_program, bootmgr_program, efi_program, pe_standin
+from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, pxeboot_program
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
-KIT_FORMAT = 2
+KIT_FORMAT = 3
 #: the default time stamp of every file, hive and WIM entry: 2024-01-01T00:00:00Z
 SAMPLE_EPOCH = 1_704_067_200
 WPE = "Windows Preinstallation Environment"
@@ -104,7 +105,7 @@ def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
     _check_arch(arch)
     files: dict[str, bytes] = {
         "bootmgr.efi": efi_program(marker("bootmgr.efi"), arch),
-        "bootmgfw.efi": efi_program(marker("bootmgfw.efi"), arch),
+        "bootmgfw.efi": bootmgfw_program(marker("bootmgfw.efi"), arch),  # PXE-aware on amd64 (issue 13)
         "winload.efi": efi_program(marker("winload.efi"), arch),
         "efisys.bin": _efisys(arch, False, timestamp),
         "efisys_noprompt.bin": _efisys(arch, True, timestamp),
@@ -114,9 +115,11 @@ def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
         files["bootmgr"] = bootmgr_program(marker("bootmgr"), size=8192)
         files["bootfix.bin"] = bios_program(marker("bootfix.bin"), size=1024)
         files["winload.exe"] = pe_standin("winload.exe", arch, "boot_application")
-        for name in ("pxeboot.n12", "pxeboot.com", "abortpxe.com", "wdsnbp.com"):
+        for name in ("abortpxe.com", "wdsnbp.com"):
             files[f"pxe/{name}"] = bios_program(marker(name))
-        files["pxe/bootmgr.exe"] = pe_standin("bootmgr.exe", "x86", "boot_application")
+        for name in ("pxeboot.n12", "pxeboot.com"):
+            files[f"pxe/{name}"] = pxeboot_program(marker(name))
+        files["pxe/bootmgr.exe"] = bootmgr_exe_program(marker("bootmgr.exe"))
     files["boot.sdi"] = _boot_sdi(timestamp)
     files.update(_bcds(arch, timestamp))
     for font in FONTS:

@@ -58,6 +58,10 @@ class PeImage:
     text: bytes
     entry: int = 0  # offset of the entry point inside .text
     version_info: bytes | None = None  # VS_VERSIONINFO for a .rsrc section
+    #: code for the DOS-stub area (file offset 0x40, before the PE header), replacing the DOS stub:
+    #: the sample bootmgr.exe keeps its real-mode PXE entry there (pxeboot.asm jumps to it)
+    dos_stub: bytes | None = None
+    dos_signature: bytes = b""  # up to 20 bytes at 0x28 (e_res2), e.g. b"PBRM"
 
     @property
     def pe32plus(self) -> bool:
@@ -78,8 +82,8 @@ def pe_checksum(data: bytes, checksum_offset: int) -> int:
     return (total + len(data)) & 0xFFFFFFFF
 
 
-def _dos_header() -> bytes:
-    """IMAGE_DOS_HEADER with the classic values and a DOS stub that prints and exits."""
+def _dos_header(stub: bytes | None = None, signature: bytes = b"") -> bytes:
+    """IMAGE_DOS_HEADER with the classic values and a DOS stub that prints and exits (or `stub`)."""
     header = bytearray(0x40)
     struct.pack_into(
         "<2s13H",
@@ -100,7 +104,11 @@ def _dos_header() -> bytes:
         0x40,  # e_lfarlc
         0,  # e_ovno
     )
-    struct.pack_into("<I", header, 0x3C, _E_LFANEW)  # e_lfanew
+    lfanew = _E_LFANEW if stub is None else _align(0x40 + len(stub), 8)
+    struct.pack_into("<I", header, 0x3C, lfanew)  # e_lfanew
+    header[0x28 : 0x28 + len(signature)] = signature[:20]  # e_res2
+    if stub is not None:
+        return bytes(header) + stub.ljust(lfanew - 0x40, b"\0")
     # DOS stub: push cs; pop ds; mov dx, msg; mov ah, 9; int 21h; mov ax, 4C01h; int 21h
     stub = bytes.fromhex("0e1fba0e00b409cd21b8014ccd21") + b"This program cannot be run in DOS mode.\r\r\n$"
     return bytes(header) + stub.ljust(_E_LFANEW - 0x40, b"\0")
@@ -110,6 +118,10 @@ def build_pe(image: PeImage) -> bytes:
     """Serialize `image` as a PE32 (x86) or PE32+ (others) file."""
     machine = IMAGE_FILE_MACHINE[image.arch]
     efi = image.subsystem in (10, 11, 12)
+    dos = _dos_header(image.dos_stub, image.dos_signature)
+    lfanew = struct.unpack_from("<I", dos, 0x3C)[0]
+    headers_size = _align(len(dos) + 24 + (240 if image.pe32plus else 224) + 80, FILE_ALIGNMENT)
+    assert headers_size <= SECTION_ALIGNMENT, "DOS stub too large for the first page"
     text_raw = _align(max(len(image.text), 1), FILE_ALIGNMENT)
     text_rva = SECTION_ALIGNMENT
     rsrc_rva = text_rva + _align(max(len(image.text), 1), SECTION_ALIGNMENT)
@@ -167,7 +179,7 @@ def build_pe(image: PeImage) -> bytes:
         *subsystem_version,  # Major/MinorSubsystemVersion
         0,  # Win32VersionValue
         size_of_image,  # SizeOfImage
-        FILE_ALIGNMENT,  # SizeOfHeaders
+        headers_size,  # SizeOfHeaders
         0,  # CheckSum (filled below)
         image.subsystem,  # Subsystem
         dll_characteristics,  # DllCharacteristics
@@ -184,7 +196,7 @@ def build_pe(image: PeImage) -> bytes:
         len(image.text),  # VirtualSize
         text_rva,  # VirtualAddress
         text_raw,  # SizeOfRawData
-        FILE_ALIGNMENT,  # PointerToRawData
+        headers_size,  # PointerToRawData
         0,
         0,
         0,
@@ -198,15 +210,15 @@ def build_pe(image: PeImage) -> bytes:
             len(rsrc),  # VirtualSize
             rsrc_rva,  # VirtualAddress
             rsrc_raw,  # SizeOfRawData
-            FILE_ALIGNMENT + text_raw,  # PointerToRawData
+            headers_size + text_raw,  # PointerToRawData
             0,
             0,
             0,
             0,
             _CNT_INITIALIZED_DATA | _MEM_READ,
         )
-    headers = (_dos_header() + coff + head + section).ljust(FILE_ALIGNMENT, b"\0")
+    headers = (dos + coff + head + section).ljust(headers_size, b"\0")
     data = bytearray(headers + image.text.ljust(text_raw, b"\0") + rsrc.ljust(rsrc_raw, b"\0"))
-    checksum_offset = _E_LFANEW + 24 + 64  # CheckSum sits at +64 in both optional-header forms
+    checksum_offset = lfanew + 24 + 64  # CheckSum sits at +64 in both optional-header forms
     struct.pack_into("<I", data, checksum_offset, pe_checksum(bytes(data), checksum_offset))
     return bytes(data)

@@ -1,0 +1,250 @@
+; pebuild sample bootmgr.exe, real-mode part: what Microsoft's bootmgr.exe does over PXE on BIOS
+; up to the point where the pipeline depends on it (issue 13).
+;
+; The sample pxeboot.n12 (pxeboot.asm) loads the whole bootmgr.exe at 1000:0000 and jumps to
+; 1000:0040: this code sits there, in the DOS-stub area of the PE file (the PE32 part,
+; bootmgr_pm.asm, is what wimboot runs). It
+;   1. reads DHCP option 252 (WDSBP_OPT_BCD_FILE_PATH) from the cached reply, else from the
+;      DHCPACK (PXENV_GET_CACHED_INFO types 3 and 2), else uses \Boot\BCD;
+;   2. downloads that BCD over TFTP (PXENV_TFTP_READ_FILE) and hashes it (SHA-256, sha256.inc);
+;   3. finds the ramdisk's boot.sdi and boot.wim paths in the BCD (UTF-16LE strings ending in
+;      .sdi / .wim) and asks the server for their sizes (PXENV_TFTP_GET_FSIZE, TFTP tsize);
+;   4. prints `<marker> bcd=<path> sha256=<first 8 bytes> sdi=<path>:<size> wim=<path>:<size>`
+;      and powers the machine off. Errors print one `pebuild-standin bootmgr.exe: ...` line.
+;
+; Assemble: nasm -f bin -o bootmgr_rm.bin bootmgr_rm.asm (BOOTMGR_RM_CODE in _pxecode.py).
+
+        bits 16
+        org 0x40
+
+BCD_BUF equ 0x2000                      ; the BCD, up to 40 KiB
+BCD_MAX equ 0xA000
+PKT     equ 0xC000                      ; cached reply at PKT, DHCPACK at PKT + 0x600
+WORK    equ 0xCC00                      ; SHA work area
+LINE    equ 0xCE00
+PARAMS  equ 0xD200
+BCDPATH equ 0xD400
+SDIPATH equ 0xD480
+WIMPATH equ 0xD500
+
+entry:
+        cli
+        mov ax, cs
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov sp, 0xFFF0
+        sti
+        cld
+        call serial_init
+        call find_pxe
+        mov si, e_nopxe
+        jc fail
+        mov ax, 3
+        mov dx, PKT
+        call get_cached
+        setc [no_reply]
+        mov ax, 2
+        mov dx, PKT + PKT_SIZE
+        call get_cached
+        setc [no_ack]
+        ; TFTP server: the cached reply's, else the DHCPACK's
+        xor eax, eax
+        cmp byte [no_reply], 0
+        jne .srv2
+        mov si, PKT
+        call server_of
+.srv2:  or eax, eax
+        jnz .srv
+        cmp byte [no_ack], 0
+        jne .srv
+        mov si, PKT + PKT_SIZE
+        call server_of
+.srv:   mov [server], eax
+        ; BCD path: option 252 of the cached reply, of the DHCPACK, else \Boot\BCD
+        mov si, s_default_bcd
+        mov di, BCDPATH
+        call strcpy
+        cmp byte [no_reply], 0
+        jne .ack252
+        mov si, PKT
+        mov al, 252
+        call find_opt
+        jnc .got252
+.ack252:
+        cmp byte [no_ack], 0
+        jne .bcd
+        mov si, PKT + PKT_SIZE
+        mov al, 252
+        call find_opt
+        jc .bcd
+.got252:
+        mov di, BCDPATH
+        call copy_opt
+.bcd:
+        mov si, BCDPATH
+        mov ax, cs
+        movzx eax, ax
+        shl eax, 4
+        add eax, BCD_BUF
+        mov ecx, BCD_MAX
+        call tftp_read
+        jc .bcdfail
+        mov [bcd_len], ecx
+        mov esi, BCD_BUF
+        mov ebp, WORK
+        call sha256
+        ; ramdisk paths
+        mov bx, s_ext_sdi
+        mov di, SDIPATH
+        call scan_ext
+        mov bx, s_ext_wim
+        mov di, WIMPATH
+        call scan_ext
+        ; the verdict line
+        mov di, LINE
+        call app_marker
+        mov si, s_bcd
+        call app_str
+        mov si, BCDPATH
+        call app_str
+        mov si, s_sha
+        call app_str
+        mov eax, [WORK + SHA.h]
+        call app_hex32
+        mov eax, [WORK + SHA.h + 4]
+        call app_hex32
+        mov si, s_sdi
+        call app_str
+        mov si, SDIPATH
+        call app_sized
+        mov si, s_wim
+        call app_str
+        mov si, WIMPATH
+        call app_sized
+        call print_line
+        jmp poweroff
+.bcdfail:
+        mov di, LINE
+        mov si, e_prefix
+        call app_str
+        mov si, e_tftp
+        call app_str
+        mov si, BCDPATH
+        call app_str
+        call print_line
+        jmp poweroff
+
+; fail: SI = message -> one error line, power off
+fail:
+        push si
+        mov di, LINE
+        mov si, e_prefix
+        call app_str
+        pop si
+        call app_str
+        call print_line
+        jmp poweroff
+
+; app_sized: SI = path (may be empty) -> "<path>:<tsize>" or "?" at ES:DI
+app_sized:
+        cmp byte [si], 0
+        jne .have
+        mov al, '?'
+        stosb
+        mov byte [di], 0
+        ret
+.have:  push si
+        call app_str
+        mov al, ':'
+        stosb
+        pop si
+        push di
+        call tftp_size
+        pop di
+        jc .failed
+        call app_dec32
+        ret
+.failed:
+        mov si, s_failed
+        call app_str
+        ret
+
+; scan_ext: BX = ".ext" (lowercase) -> ES:DI the first backslash path ending in it, as ASCII
+; (UTF-16LE in the BCD, case-insensitive, NUL-terminated); an empty string when there is none
+scan_ext:
+        mov byte [di], 0
+        mov si, BCD_BUF
+        mov cx, [bcd_len]
+        sub cx, 10
+        jbe .none
+.loop:  cmp word [si], '.'
+        jne .next
+        mov al, [si + 2]
+        or al, 0x20
+        cmp al, [bx + 1]
+        jne .next
+        mov al, [si + 4]
+        or al, 0x20
+        cmp al, [bx + 2]
+        jne .next
+        mov al, [si + 6]
+        or al, 0x20
+        cmp al, [bx + 3]
+        jne .next
+        cmp byte [si + 3], 0
+        jne .next
+        cmp byte [si + 5], 0
+        jne .next
+        cmp byte [si + 7], 0
+        jne .next
+        cmp word [si + 8], 0
+        je .found
+.next:  inc si
+        dec cx
+        jnz .loop
+.none:  ret
+.found: mov dx, si
+        add dx, 8                       ; end of the string
+.back:  cmp si, BCD_BUF + 2
+        jb .start
+        mov ax, [si - 2]
+        or ah, ah
+        jnz .start
+        cmp al, 0x20
+        jb .start
+        cmp al, 0x7E
+        ja .start
+        sub si, 2
+        jmp .back
+.start: cmp byte [si], '\'
+        jne .none
+        mov cx, 127
+.copy:  cmp si, dx
+        jae .copied
+        mov al, [si]
+        stosb
+        add si, 2
+        loop .copy
+.copied:
+        mov byte [di], 0
+        ret
+
+%include "rm_common.inc"
+%include "sha256.inc"
+
+s_default_bcd: db "\Boot\BCD", 0
+s_bcd:     db " bcd=", 0
+s_sha:     db " sha256=", 0
+s_sdi:     db " sdi=", 0
+s_wim:     db " wim=", 0
+s_ext_sdi: db ".sdi"
+s_ext_wim: db ".wim"
+s_failed:  db "failed", 0
+e_prefix:  db "pebuild-standin bootmgr.exe: ", 0
+e_nopxe:   db "no PXE stack (int 1Ah 5650h)", 0
+e_tftp:    db "TFTP download failed: ", 0
+no_reply:  db 0
+no_ack:    db 0
+bcd_len:   dd 0
+data:
