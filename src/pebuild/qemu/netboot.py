@@ -83,8 +83,11 @@ class NetbootReport:
 
     def summary(self) -> str:
         done = [t.file for t in self.transfers if t.outcome in ("sent", "200")]
-        other = [f"{t.file} ({t.outcome})" for t in self.transfers if t.outcome not in ("sent", "200")]
+        sized = [t.file for t in self.transfers if t.outcome.startswith("size only")]
+        other = [f"{t.file} ({t.outcome})" for t in self.transfers
+                 if t.outcome not in ("sent", "200") and not t.outcome.startswith("size only")]  # fmt: skip
         text = f"served: {', '.join(done) or 'nothing'}"
+        text += f"; size asked: {', '.join(sized)}" if sized else ""
         return text + (f"; not served: {', '.join(other)}" if other else "")
 
 
@@ -189,6 +192,7 @@ class Netboot:
     namespace: str
     workdir: Path
     report: NetbootReport
+    tree: Path
 
     @property
     def qemu_prefix(self) -> list[str]:
@@ -212,8 +216,21 @@ class Netboot:
                 match = _HTTP_LINE.search(line)
                 if match:
                     transfers.append(Transfer("http", match.group(1), match.group(2)))
-        self.report.transfers = transfers
+        self.report.transfers = _merge_aborts(transfers, self.tree)
         return self.report
+
+
+def _merge_aborts(transfers: list[Transfer], tree: Path) -> list[Transfer]:
+    """Tree-relative names; an abort followed by `failed sending F` is one size query of F (tsize)."""
+    out: list[Transfer] = []
+    for t in transfers:
+        with contextlib.suppress(ValueError):
+            t.file = Path(t.file).relative_to(tree).as_posix()
+        if t.outcome == "failed" and out and out[-1].file == "?" and out[-1].outcome.startswith("aborted"):
+            out[-1] = Transfer(t.protocol, t.file, "size only (tsize, then the client aborted)")
+            continue
+        out.append(t)
+    return out
 
 
 def _tftp_event(text: str) -> list[Transfer]:
@@ -303,7 +320,7 @@ def netboot(tree: Path, mode: str, workdir: Path, *, existing_252: bool = True) 
         ):
             report.http_server = _start_http(tree, main_ns, workdir, procs, bool(as_root))
             report.logs["http"] = str(workdir / "http-access.log")
-        yield Netboot(main_ns, workdir, report)
+        yield Netboot(main_ns, workdir, report, tree)
     finally:
         procs.close()
         for ns in reversed(made):
