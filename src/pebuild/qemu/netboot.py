@@ -383,7 +383,7 @@ def _port_open(namespace: str, port: int) -> bool:
 
 #: the stand-in boot managers' verdict line (pebuild.sample.stubs.pxe)
 _BCD_LINE = re.compile(
-    r"PEBUILD-SAMPLE (\S+) (?:pxe file=(\S*) )?bcd=(\S+) sha256=([0-9a-f]{16}) sdi=(\S+) wim=(\S+)"
+    r"(\S+) (?:pxe file=(\S*) )?bcd=(\S+) sha256=([0-9a-f]{16}) sdi=(\S+) wim=(\S+)"
 )
 
 

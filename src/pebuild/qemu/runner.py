@@ -112,6 +112,11 @@ def _use_dnsmasq(req: SmokeRequest, warnings: list[str]) -> bool:
     """Real server (netboot.py) unless asked for slirp or not allowed; slirp then only with a warning."""
     if req.pxe_server == "slirp":
         return False
+    if not (Path(req.media) / "conf" / "dnsmasq.conf").is_file():
+        if req.pxe_server == "dnsmasq":
+            raise UsageError(f"{req.media} has no conf/dnsmasq.conf: not a tree written by pebuild pxe")
+        warnings.append(f"{req.media} has no conf/dnsmasq.conf: booting through QEMU's built-in TFTP")
+        return False
     from pebuild.qemu.netboot import available
 
     why = available()
