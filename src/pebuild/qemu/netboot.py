@@ -382,9 +382,7 @@ def _port_open(namespace: str, port: int) -> bool:
 
 
 #: the stand-in boot managers' verdict line (pebuild.sample.stubs.pxe)
-_BCD_LINE = re.compile(
-    r"(\S+) (?:pxe file=(\S*) )?bcd=(\S+) sha256=([0-9a-f]{16}) sdi=(\S+) wim=(\S+)"
-)
+_BCD_LINE = re.compile(r"(\S+) (?:pxe file=(\S*) )?bcd=(\S+) sha256=([0-9a-f]{16}) sdi=(\S+) wim=(\S+)")
 
 
 def check_standin(serial: str, tree: Path, firmware: str) -> tuple[bool, str] | None:
