@@ -13,7 +13,9 @@ Library API (the builder's `pebuild make ... --pxe DIR` and the `pebuild pxe` ve
 PxeRequest fields and defaults (docs/pxe.md explains each): prompt=False (pxeboot.n12),
 block_size=1456, window_size=4, var_window=False, wimboot=None, http_url=None,
 dhcp_mode="proxy", dhcp_range=None, interface=None, server_address=None,
-description="Windows PE", default_bcd="bios", index=None, timestamp=None (SOURCE_DATE_EPOCH).
+description="Windows PE", default_bcd="bios", index=None, timestamp=None (SOURCE_DATE_EPOCH),
+bcd=None (the recipe's [bcd] table as PresetOptions, for every store), menu_text=None, http_boot=None.
+pebuild.pxe.recipe.recipe_fields(recipe) gives the fields a recipe's [bcd] and [pxe] tables set.
 """
 
 from __future__ import annotations
