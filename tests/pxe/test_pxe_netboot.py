@@ -44,7 +44,10 @@ def write_tree(boot_wim: Path, dest: Path, *args: str) -> Path:
 
 
 def smoke(run_pebuild, tree: Path, *args: str) -> tuple[int, dict[str, object]]:  # type: ignore[no-untyped-def]
-    proc = run_pebuild("smoke", str(tree), "--pxe", "--pxe-server", "dnsmasq", "--json", *args, timeout=400)
+    # logs beside the serial log in the test's directory (a failed boot would keep them in /tmp otherwise)
+    log = tree.parent / "serial.log"
+    proc = run_pebuild("smoke", str(tree), "--pxe", "--pxe-server", "dnsmasq", "--json", "--serial-log", str(log),
+                       *args, timeout=400)  # fmt: skip
     if proc.returncode == 6:
         pytest.skip(f"QEMU environment missing: {proc.stderr.strip()}")
     return proc.returncode, json.loads(proc.stdout)
@@ -106,6 +109,7 @@ def test_a_forward_slash_boot_file_name_fails_like_pxeboot_n12(
     rc, result = smoke(run_pebuild, tree, "--firmware", "bios", "--expect", rf"{MARKER} bootmgr\.exe {TAIL}")
     assert rc == 1
     assert "TFTP download failed: bootmgr.exe" in str(result["reason"])
+    assert "dnsmasq" in result["netboot"]["logs"]  # type: ignore[index,operator]  # kept for the human
     served = transfers(result)
     assert served["Boot/x64/pxeboot.n12"] == "sent" and served["bootmgr.exe"] == "not found"
 
