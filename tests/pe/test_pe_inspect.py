@@ -58,7 +58,7 @@ def test_real_launchers_match_file_command(name: str) -> None:
     assert info.subsystem == subsystem
     assert info.pe32_plus is (arch != "x86")
     assert info.version is not None and info.version.count(".") == 3
-    assert info.signed is False
+    assert info.signed is False and info.signature == "none"
     if shutil.which("file"):
         out = subprocess.run(["file", "-b", str(path)], capture_output=True, text=True).stdout
         assert FILE_WORD[arch] in out
@@ -73,13 +73,17 @@ def test_machine_to_arch_on_hand_made_headers(machine: int, arch: str, plus: boo
     assert (info.arch, info.subsystem, info.pe32_plus, info.version) == (arch, "efi-application", plus, None)
 
 
-def test_signed_flag_follows_the_security_directory(tmp_path: Path) -> None:
+def test_a_certificate_table_alone_is_not_a_signature(tmp_path: Path) -> None:
+    """Issue 14: `signed` used to mean "a certificate table is present"; now it is verified."""
     data = bytearray(launcher("t64.exe").read_bytes())
     lfanew = struct.unpack_from("<I", data, 0x3C)[0]
     security_entry = lfanew + 24 + 112 + 4 * 8  # PE32+: data directories at +112, SECURITY is #4
     cert = struct.pack("<IHH", 16, 0x0200, 0x0002) + b"\0" * 8  # WIN_CERTIFICATE header + payload
     struct.pack_into("<II", data, security_entry, len(data), len(cert))
-    assert inspect_pe(bytes(data) + cert).signed is True
+    info = inspect_pe(bytes(data) + cert)
+    assert info.certificate_table is True
+    assert (info.signature, info.signed) == ("invalid", False)
+    assert inspect_pe(launcher("t64.exe")).signature == "none"
 
 
 def test_check_arch_mismatch_names_file_and_both_arches() -> None:

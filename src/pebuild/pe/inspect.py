@@ -1,11 +1,13 @@
-"""PE/COFF inspection with pefile: machine -> arch, subsystem, version, signature.
+"""PE/COFF inspection with pefile: machine -> arch, subsystem, version, signature, boot SVN.
 
 The seed's classic trap is copying imagex.exe or msxml6.dll "from a 64-bit
 machine" into a 32-bit PE (or the reverse): the media builds and then fails at
 run time. Every PE file the builder puts into an image or onto media goes
 through `check_arch`, which names the file and both arches.
 Machine and subsystem numbers: Microsoft PE format spec, IMAGE_FILE_MACHINE_*
-and IMAGE_SUBSYSTEM_*.
+and IMAGE_SUBSYSTEM_*. `signature` is the result of really verifying the
+Authenticode digest and signer signature (pebuild.pe.authenticode), not only
+"a certificate table is present".
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ class PeInfo:
     subsystem: str
     pe32_plus: bool
     version: str | None
-    signed: bool
+    certificate_table: bool  # the security directory points at a certificate table
+    signature: str  # none | valid (digest matches, signer signature verifies) | invalid
+
+    @property
+    def signed(self) -> bool:
+        """A verified Authenticode signature (not merely a certificate table)."""
+        return self.signature == "valid"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -53,7 +61,7 @@ class PeInfo:
             "subsystem": self.subsystem,
             "pe32_plus": self.pe32_plus,
             "version": self.version,
-            "signed": self.signed,
+            "signature": self.signature,
         }
 
 
@@ -81,7 +89,7 @@ def inspect_pe(data: bytes | Path, *, name: str | None = None) -> PeInfo:
         machine = pe.FILE_HEADER.Machine
         opt = pe.OPTIONAL_HEADER
         security = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
-        signed = security.VirtualAddress != 0 and security.Size > 8
+        table = security.VirtualAddress != 0 and security.Size > 8
         version = _version(pe)
         return PeInfo(
             machine=machine,
@@ -89,10 +97,65 @@ def inspect_pe(data: bytes | Path, *, name: str | None = None) -> PeInfo:
             subsystem=SUBSYSTEMS.get(opt.Subsystem, f"subsystem-{opt.Subsystem}"),
             pe32_plus=opt.Magic == 0x20B,
             version=version,
-            signed=signed,
+            certificate_table=table,
+            signature=_signature_state(raw, label) if table else "none",
         )
     finally:
         pe.close()
+
+
+def _signature_state(raw: bytes, label: str) -> str:
+    from pebuild.pe.authenticode import read_authenticode
+
+    try:
+        auth = read_authenticode(raw, name=label)
+    except FormatError:
+        return "invalid"
+    if not auth.signatures:
+        return "invalid"
+    return "valid" if all(s.valid for s in auth.signatures) else "invalid"
+
+
+#: RT_RCDATA resource holding a Windows boot manager's Secure Version Number (4 bytes:
+#: u16 minor, u16 major; read the same way by Rufus src/hash.c and Microsoft's scripts)
+SVN_RESOURCE = "BOOTMGRSECURITYVERSIONNUMBER"
+RT_RCDATA = 10
+
+
+def boot_security_version(data: bytes | Path) -> tuple[int, int] | None:
+    """(major, minor) from the BOOTMGRSECURITYVERSIONNUMBER resource; None when the file has none."""
+    import pefile
+
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    if not is_pe(raw):
+        return None
+    try:
+        pe = pefile.PE(data=raw, fast_load=True)
+    except pefile.PEFormatError:
+        return None
+    try:
+        pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"]])
+        root = getattr(pe, "DIRECTORY_ENTRY_RESOURCE", None)
+        for rtype in root.entries if root else []:
+            if rtype.id != RT_RCDATA or not hasattr(rtype, "directory"):
+                continue
+            for named in rtype.directory.entries:
+                if named.name is None or str(named.name) != SVN_RESOURCE or not hasattr(named, "directory"):
+                    continue
+                for lang in named.directory.entries:
+                    entry = lang.data.struct
+                    value = pe.get_data(entry.OffsetToData, min(entry.Size, 4))
+                    if len(value) == 4:
+                        minor, major = (
+                            int.from_bytes(value[:2], "little"),
+                            int.from_bytes(value[2:], "little"),
+                        )
+                        return major, minor
+    except Exception:  # a malformed resource tree is "no SVN", never a crash
+        return None
+    finally:
+        pe.close()
+    return None
 
 
 def _version(pe: object) -> str | None:
