@@ -48,6 +48,9 @@ COMMANDS: dict[str, str] = {
     "pe-settings": "pebuild.cli.reg:pe_settings",
     # USB (pebuild.cli.usb)
     "usb": "pebuild.cli.usb:usb",
+    # Secure Boot (pebuild.cli.secureboot)
+    "check": "pebuild.cli.secureboot:check",
+    "update-media": "pebuild.cli.secureboot:update_media",
 }
 
 EXAMPLES = """\
@@ -149,6 +152,8 @@ _SHORT_HELP: dict[str, str] = {
     "reg": "Edit registry hives in a WIM, mounted directory or hive file.",
     "pe-settings": "Show or set WinPE scratch space and target path.",
     "usb": "Write a raw FAT32 disk image (BIOS + UEFI) from a media tree.",
+    "check": "Secure Boot verdicts: who signed each EFI boot program, which firmware boots it.",
+    "update-media": "Put the 2023-signed boot manager on existing media (Make2023BootableMedia).",
 }
 
 

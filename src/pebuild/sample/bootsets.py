@@ -109,3 +109,54 @@ def signed_program(
     program = add_resources(efi_program(text, arch), name, svn)
     leaf = SIGNERS[generation]
     return sign_pe(program, Signer(private_key(leaf), signer_chain(leaf)))
+
+
+def _efisys(arch: str, noprompt: bool, generation: str, timestamp: int) -> bytes:
+    from pebuild.arches import EFI_NAME
+    from pebuild.clock import stable_guid
+    from pebuild.fat import efisys_image
+
+    efi = EFI_NAME[arch]
+    text = f"PEBUILD-SAMPLE boot{efi}.efi" + (" noprompt" if noprompt else "")
+    program = signed_program(text, arch, name="cdboot.efi", generation=generation, svn=SVN_2011)
+    seed = ("pebuild-sample", arch, "efisys", noprompt) + ((generation,) if generation == "2023" else ())
+    volume_id = stable_guid(*seed).int & 0xFFFFFFFF
+    return efisys_image(
+        {f"EFI/BOOT/BOOT{efi.upper()}.EFI": program}, timestamp=timestamp, volume_id=volume_id
+    )
+
+
+#: logical boot file name (as pebuild.source names them) -> path inside the sample's winpe.wim
+EX_IMAGE_PATHS = {
+    "bootmgfw_EX.efi": "Windows/Boot/EFI_EX/bootmgfw_EX.efi",
+    "bootmgr_EX.efi": "Windows/Boot/EFI_EX/bootmgr_EX.efi",
+    "efisys_EX.bin": "Windows/Boot/DVD_EX/EFI/en-US/efisys_EX.bin",
+    "efisys_noprompt_EX.bin": "Windows/Boot/DVD_EX/EFI/en-US/efisys_noprompt_EX.bin",
+}
+
+
+def sample_boot_sets(arch: str, timestamp: int, fonts: tuple[str, ...]) -> dict[str, bytes]:
+    """The signed 2011 set (replacing the unsigned programs) and the 2023 `_EX` set, by logical name."""
+    files: dict[str, bytes] = {}
+    for generation, suffix, svn in (("2011", "", SVN_2011), ("2023", "_EX", SVN_2023)):
+        for name in ("bootmgfw", "bootmgr"):
+            files[f"{name}{suffix}.efi"] = signed_program(
+                f"PEBUILD-SAMPLE {name}.efi", arch, name=f"{name}.efi", generation=generation, svn=svn
+            )
+        files[f"efisys{suffix}.bin"] = _efisys(arch, False, generation, timestamp)
+        files[f"efisys_noprompt{suffix}.bin"] = _efisys(arch, True, generation, timestamp)
+    for font in fonts:
+        stem, dot, ext = font.rpartition(".")
+        files[f"fonts_ex/{stem}_EX{dot}{ext}"] = (
+            f"pebuild sample stand-in for {stem}_EX.{ext}; not a font\n".encode()
+        )
+    return files
+
+
+def put_ex_set(put: object, root: object, files: dict[str, bytes]) -> None:
+    """Place the `_EX` set in the image tree as Microsoft's boot.wim has it (calls put(root, rel, data))."""
+    for name, rel in EX_IMAGE_PATHS.items():
+        put(root, rel, files[name])  # type: ignore[operator]
+    for name in sorted(files):
+        if name.startswith("fonts_ex/"):
+            put(root, f"Windows/Boot/FONTS_EX/{name.split('/', 1)[1]}", files[name])  # type: ignore[operator]

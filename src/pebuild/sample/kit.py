@@ -28,12 +28,13 @@ from pebuild.arches import BIOS_ARCHES, EFI_NAME
 from pebuild.clock import stable_guid
 from pebuild.errors import OutputError, UsageError
 from pebuild.fsutil import atomic_directory
+from pebuild.sample.bootsets import put_ex_set, sample_boot_sets
 from pebuild.sample.hives import sample_hives
 from pebuild.sample.stubs import ARCHES, bios_program, bootmgr_program, efi_program, pe_standin
 from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, pxeboot_program
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
-KIT_FORMAT = 3
+KIT_FORMAT = 4  # 4: signed 2011 set + the 2023 _EX set (issue 14)
 #: the default time stamp of every file, hive and WIM entry: 2024-01-01T00:00:00Z
 SAMPLE_EPOCH = 1_704_067_200
 WPE = "Windows Preinstallation Environment"
@@ -122,6 +123,7 @@ def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
         files["pxe/bootmgr.exe"] = bootmgr_exe_program(marker("bootmgr.exe"))
     files["boot.sdi"] = _boot_sdi(timestamp)
     files.update(_bcds(arch, timestamp))
+    files.update(sample_boot_sets(arch, timestamp, FONTS))  # Secure Boot: signed 2011 + 2023 _EX sets
     for font in FONTS:
         files[f"fonts/{font}"] = f"pebuild sample stand-in for {font}; not a font\n".encode()
     return files
@@ -159,6 +161,7 @@ def _image_tree(stage: Path, arch: str, files: dict[str, bytes], timestamp: int)
             _put(stage, f"Windows/Boot/PXE/{name}", files[f"pxe/{name}"])
     for font in FONTS:
         _put(stage, f"Windows/Boot/Fonts/{font}", files[f"fonts/{font}"])
+    put_ex_set(_put, stage, files)
     (stage / "Program Files").mkdir()
     (stage / "Users" / "Default").mkdir(parents=True)
     (stage / "Windows" / "Temp").mkdir()
@@ -191,6 +194,8 @@ def _tools(root: Path, arch: str, files: dict[str, bytes]) -> None:
         _put(oscdimg, "etfsboot.com", files["etfsboot.com"])
     _put(oscdimg, "efisys.bin", files["efisys.bin"])
     _put(oscdimg, "efisys_noprompt.bin", files["efisys_noprompt.bin"])
+    for name in ("efisys_EX.bin", "efisys_noprompt_EX.bin"):  # as in ADK 10.1.26100.2454+
+        _put(oscdimg, name, files[name])
     _put(oscdimg, "oscdimg.exe", pe_standin("oscdimg.exe", arch))
     dism = root / DT / arch / "DISM"
     for tool in ("imagex.exe", "dism.exe"):

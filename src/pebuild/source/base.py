@@ -34,6 +34,14 @@ IMAGE_BOOT_PATHS: dict[str, tuple[str, ...]] = {
         "Windows/Boot/DVD/EFI/efisys_noprompt.bin",
     ),
     "bootfix.bin": ("Windows/Boot/DVD/PCAT/bootfix.bin", "Windows/Boot/PCAT/bootfix.bin"),
+    # Windows UEFI CA 2023-signed set of 2024+ images (issue 14, docs/secureboot.md §3)
+    "bootmgfw_EX.efi": ("Windows/Boot/EFI_EX/bootmgfw_EX.efi",),
+    "bootmgr_EX.efi": ("Windows/Boot/EFI_EX/bootmgr_EX.efi",),
+    "efisys_EX.bin": ("Windows/Boot/DVD_EX/EFI/en-US/efisys_EX.bin", "Windows/Boot/DVD_EX/EFI/efisys_EX.bin"),
+    "efisys_noprompt_EX.bin": (
+        "Windows/Boot/DVD_EX/EFI/en-US/efisys_noprompt_EX.bin",
+        "Windows/Boot/DVD_EX/EFI/efisys_noprompt_EX.bin",
+    ),
 }
 
 #: boot file name -> paths in a copype-style media tree (ADK Media/, install tree, copype media/)
@@ -48,6 +56,7 @@ MEDIA_BOOT_PATHS: dict[str, tuple[str, ...]] = {
     "efisys.bin": ("efi/microsoft/boot/efisys.bin",),
     "efisys_noprompt.bin": ("efi/microsoft/boot/efisys_noprompt.bin",),
     "bootfix.bin": ("boot/bootfix.bin",),
+    "efisys_EX.bin": ("efi/microsoft/boot/efisys_ex.bin",),  # where Make2023BootableMedia.ps1 puts it
 }
 
 
@@ -149,6 +158,8 @@ class TreeSource:
             return (f"Windows/Boot/Fonts/{name.split('/', 1)[1]}",)
         if name.startswith("pxe/"):
             return (f"Windows/Boot/PXE/{name.split('/', 1)[1]}",)
+        if name.startswith("fonts_ex/"):
+            return (f"Windows/Boot/FONTS_EX/{name.split('/', 1)[1]}",)
         return IMAGE_BOOT_PATHS.get(name, ())
 
     def _find(self, name: str) -> Path | None:
@@ -193,6 +204,14 @@ class TreeSource:
             if d is not None and d.is_dir():
                 names.update(p.name for p in d.iterdir() if p.is_file())
         return sorted(names, key=str.lower)
+
+    def image_boot_names(self, folder: str) -> list[str]:
+        """File names in the image's Windows/Boot/<folder> (e.g. FONTS_EX), sorted; [] when absent."""
+        boot_dir = self._image_boot_dir()
+        d = ci_lookup(boot_dir, f"Windows/Boot/{folder}") if boot_dir else None
+        if d is None or not d.is_dir():
+            return []
+        return sorted((p.name for p in d.iterdir() if p.is_file()), key=str.lower)
 
     def _image_boot_dir(self) -> Path | None:
         """Windows/Boot extracted once from the image (fallback for every boot file)."""
