@@ -45,6 +45,11 @@ def _size(text: str) -> int | str:
 @click.option("--usb-size", default="auto", show_default=True, help="USB image size: auto or e.g. 1G.")
 @click.option("--usb-table", type=click.Choice(["mbr", "gpt", "hybrid"]), default="mbr", show_default=True)
 @click.option("--keep", is_flag=True, help="Keep the build directory (also on failure) for inspection.")
+@click.option(
+    "--boot-manager",
+    type=click.Choice(["auto", "2023", "2011"]),
+    help="EFI boot manager set [default: the recipe's [media] boot_manager, auto].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def make(
     arch: str,
@@ -59,6 +64,7 @@ def make(
     usb_size: str,
     usb_table: str,
     keep: bool,
+    boot_manager: str | None,
     as_json: bool,
 ) -> None:
     """Build WinPE media for ARCH from a recipe: edit boot.wim once, write BCDs, media tree and ISO."""
@@ -77,9 +83,12 @@ def make(
         usb_output=usb_output,
         usb_size=_size(usb_size),
         usb_table=usb_table,
+        boot_manager=boot_manager,
     )
     with progress_display("make", quiet=is_quiet() or as_json) as progress:
         result = build(req, progress)
+    for warning in result.secure_boot.get("warnings", []):
+        click.echo(f"pebuild: warning: {warning}", err=True)
     if as_json:
         emit_json(result.to_json())
         return
@@ -97,6 +106,8 @@ def make(
     ):
         if value is not None:
             parts.append(f"{label}: {value}")
+    if result.secure_boot.get("summary"):
+        parts.append(result.secure_boot["summary"])
     click.echo("\n".join(parts))
 
 

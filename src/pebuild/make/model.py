@@ -23,6 +23,7 @@ class BuildRequest:
     usb_size: int | str = "auto"
     usb_table: str = "mbr"
     timestamp: int | None = None  # explicit build time (else SOURCE_DATE_EPOCH, else now)
+    boot_manager: str | None = None  # overrides [media] boot_manager: auto | 2023 | 2011
 
 
 @dataclass
@@ -38,6 +39,7 @@ class BuildResult:
     pxe_dir: Path | None = None
     usb_image: Path | None = None
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
+    secure_boot: dict[str, Any] = field(default_factory=dict)  # summary line + warnings (issue 14)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,4 +56,5 @@ class BuildResult:
             "pe_files": len(self.manifest.get("pe_files", {})),
             "recipe_sha256": self.manifest.get("recipe", {}).get("sha256"),
             "stages": {k: round(v, 3) for k, v in self.stages.items()},
+            "secure_boot": self.secure_boot,
         }

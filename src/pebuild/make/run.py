@@ -129,6 +129,7 @@ class _Ctx:
     pe_files: dict[str, dict[str, object]] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    boot_set: Any = None  # pebuild.secureboot.bootset.BootSet, chosen in the media stage
 
     @property
     def media(self) -> Path:
@@ -261,9 +262,23 @@ def _edit_boot_wim(ctx: _Ctx, placed: list[Any]) -> None:
         }
 
 
+def _boot_source(ctx: _Ctx) -> Any:
+    """The source as the media and PXE stages see it: usual names serve the chosen boot manager set.
+
+    `[media] boot_manager` / --boot-manager (issue 14, pebuild.secureboot.bootset).
+    """
+    from pebuild.secureboot.bootset import BootSetSource, choose_boot_set
+
+    if ctx.boot_set is None:
+        ctx.boot_set = choose_boot_set(
+            ctx.source, ctx.req.boot_manager or ctx.recipe.settings.media.boot_manager
+        )
+    return BootSetSource(ctx.source, ctx.boot_set)
+
+
 def _lay_out_media(ctx: _Ctx, placed: list[Any], bcd_bytes: dict[str, bytes], boot_sdi: bytes) -> None:
     files = collect_boot_files(
-        ctx.source,
+        _boot_source(ctx),
         ctx.req.arch,
         prompt=ctx.recipe.settings.media.prompt,
         bcd_bios=bcd_bytes.get("bios"),
@@ -325,7 +340,7 @@ def _pxe_request(ctx: _Ctx) -> Any:
         dest=Path(ctx.req.pxe_dir),
         boot_wim=ctx.media / "sources" / "boot.wim",
         arches=[ctx.req.arch],
-        source=ctx.source,
+        source=_boot_source(ctx),
         timestamp=ctx.t,
         **recipe_fields(ctx.recipe),
     )
@@ -358,6 +373,7 @@ def _write_usb(ctx: _Ctx) -> None:
 def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
     """Manifest, then the --media-dir copy and the manifest file (both atomic)."""
     recipe = ctx.recipe
+    _secure_boot_report(ctx, result)
     ctx.manifest.update(
         outputs=ctx.outputs,
         pe_files=dict(sorted(ctx.pe_files.items())),
@@ -380,6 +396,19 @@ def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
     if ctx.req.manifest is not None:
         write_manifest(Path(ctx.req.manifest), ctx.manifest)
         result.manifest_path = Path(ctx.req.manifest)
+
+
+def _secure_boot_report(ctx: _Ctx, result: BuildResult) -> None:
+    """Manifest `secure_boot` (per-EFI-file signer CA, SVN, verdict) and `pebuild make`'s summary line."""
+    from pebuild.secureboot.report import build_report
+
+    m = ctx.recipe.settings.media
+    uefi = ctx.fw / ("efisys.bin" if m.prompt else "efisys_noprompt.bin")
+    pxe = Path(ctx.req.pxe_dir) if ctx.req.pxe_dir is not None else None
+    report = build_report(ctx.media, uefi, pxe, ctx.boot_set, test_keys=ctx.source.kind == "sample")
+    ctx.manifest["secure_boot"] = report
+    warnings = [ctx.boot_set.warning] if ctx.boot_set.warning else []
+    result.secure_boot = {"summary": report["summary"], "warnings": warnings, "boots": report["boots"]}
 
 
 def _copy(src: str, dst: str) -> str:

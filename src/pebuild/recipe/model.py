@@ -253,6 +253,13 @@ class MediaSettings:
     )
     udf: bool = setting(True, kind="bool", help="Write a UDF file system beside ISO 9660 (oscdimg -u2).")
     joliet: bool = setting(True, kind="bool", help="Write Joliet names (oscdimg -j1).")
+    boot_manager: str = setting(
+        "auto",
+        kind="str",
+        choices=("auto", "2023", "2011"),
+        help="EFI boot manager set: 2023 = the Windows UEFI CA 2023-signed _EX files (MakeWinPEMedia /bootex), "
+        "2011 = the PCA 2011-signed set, auto = 2023 when the source has it (docs/secureboot.md).",
+    )
 
 
 @dataclass(frozen=True)

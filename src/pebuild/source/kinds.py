@@ -69,7 +69,13 @@ class AdkSource(TreeSource):
         dt = ci_lookup(root, ADK_DT)
         dt_arch = (ci_lookup(dt, arch) if dt else None) or root / ADK_DT / arch
         oscdimg = ci_lookup(dt_arch, "Oscdimg") or dt_arch / "Oscdimg"
-        oscdimg_files = ("etfsboot.com", "efisys.bin", "efisys_noprompt.bin", "efisys_EX.bin", "efisys_noprompt_EX.bin")
+        oscdimg_files = (
+            "etfsboot.com",
+            "efisys.bin",
+            "efisys_noprompt.bin",
+            "efisys_EX.bin",
+            "efisys_noprompt_EX.bin",
+        )
         extra = {n: (oscdimg / n,) for n in oscdimg_files}
         tools = tuple(
             d
