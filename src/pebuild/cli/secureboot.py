@@ -100,3 +100,83 @@ def check(
     if not result.ok:
         failed = ", ".join(p for p in result.required if not result.boots[p])
         raise BootError(f"does not boot on {failed}", path=media)
+
+
+UPDATE_EXAMPLES = """\
+Examples:
+
+\b
+  pebuild update-media winpe.iso -o winpe-2023.iso
+  pebuild update-media Win11_24H2.iso -o win11-2023.iso --usb win11-2023.img
+  pebuild update-media media/ -o new.iso --boot-wim /mnt/adk/winpe.wim --no-prompt
+  SOURCE_DATE_EPOCH=1700000000 pebuild update-media in.iso -o out.iso   # byte-identical reruns
+
+The Linux equivalent of Microsoft's Make2023BootableMedia.ps1: the 2023-signed
+boot files come from the media's own sources/boot.wim (or --boot-wim); every other
+file and the BIOS boot stay as they are; boot.wim itself is not changed.
+"""
+
+
+@click.command("update-media", epilog=UPDATE_EXAMPLES)
+@click.argument("media", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="The new ISO.")
+@click.option(
+    "--usb", "usb_output", type=click.Path(path_type=Path), help="Also (or only) a raw USB disk image."
+)
+@click.option("--boot-manager", type=click.Choice(["2023"]), default="2023", show_default=True)
+@click.option(
+    "--boot-wim", type=click.Path(path_type=Path), help="Take the _EX files from this WIM (image 1)."
+)
+@click.option(
+    "--prompt/--no-prompt", default=True, show_default=True, help="efisys_EX.bin or efisys_noprompt_EX.bin."
+)
+@click.option("--label", help="Volume label [default: the input ISO's].")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option(
+    "--test-keys/--no-test-keys", default=None, help="Verdicts: trust the sample TEST CAs (as `check`)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print before/after verdicts as JSON.")
+def update_media(
+    media: Path,
+    output: Path | None,
+    usb_output: Path | None,
+    boot_manager: str,
+    boot_wim: Path | None,
+    prompt: bool,
+    label: str | None,
+    force: bool,
+    test_keys: bool | None,
+    as_json: bool,
+) -> None:
+    """Write MEDIA (an ISO or media tree) anew with the Windows UEFI CA 2023-signed boot manager."""
+    from pebuild.cli._common import is_quiet, progress_display
+    from pebuild.secureboot.update import UpdateRequest
+    from pebuild.secureboot.update import update_media as run
+
+    req = UpdateRequest(
+        media=media,
+        output=output,
+        usb_output=usb_output,
+        boot_wim=boot_wim,
+        boot_manager=boot_manager,
+        prompt=prompt,
+        label=label,
+        force=force,
+        test_keys=test_keys,
+    )
+    with progress_display("update-media", quiet=is_quiet() or as_json) as progress:
+        result = run(req, progress)
+    for warning in result.warnings:
+        click.echo(f"pebuild: warning: {warning}", err=True)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    from pebuild.secureboot import PROFILES
+
+    def line(res: object) -> str:
+        return "  ".join(f"{p}: {_mark(res.boots[p])}" for p in PROFILES)  # type: ignore[attr-defined]
+
+    click.echo(f"before  {media}: {line(result.before)}")
+    for after in result.after:
+        click.echo(f"after   {after.media}: {line(after)}")
+    click.echo(f"replaced: {', '.join(result.replaced)}")
