@@ -17,6 +17,7 @@ Examples:
   pebuild smoke build/pxe --pxe --firmware uefi --json        dnsmasq from build/pxe/conf, in a netns
   pebuild smoke build/pxe --pxe --dhcp proxy --firmware bios   beside a second dnsmasq leasing addresses
   pebuild smoke usb.img --firmware uefi --timeout 300 --serial-log usb-serial.log
+  pebuild smoke winpe.iso --firmware uefi --secure-boot --vars /usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
 
 Without --expect the boot passes on a sample program's marker, on the token
 'PEBUILD-SMOKE <word>' (recipes/smoke.toml echoes it to COM1 from startnet.cmd)
@@ -59,6 +60,15 @@ or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not bo
     "--uefi-ipxe", is_flag=True, help="PXE, UEFI: boot through the iPXE EFI ROM, not OVMF's own PXE."
 )
 @click.option("--http-boot", is_flag=True, help="PXE, UEFI: OVMF's HTTP Boot (its PXE off), no TFTP or iPXE.")
+@click.option(
+    "--secure-boot", is_flag=True, help="UEFI with Secure Boot enforced (OVMF_CODE_4M.secboot.fd, SMM)."
+)
+@click.option(
+    "--vars",
+    "vars_file",
+    type=click.Path(path_type=Path),
+    help="--secure-boot: enrolled OVMF VARS file [default: OVMF_VARS_4M.ms.fd, Microsoft's 2011 keys].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def smoke(
     media: Path,
@@ -76,6 +86,8 @@ def smoke(
     dhcp_mode: str,
     uefi_ipxe: bool,
     http_boot: bool,
+    secure_boot: bool,
+    vars_file: Path | None,
     as_json: bool,
 ) -> None:
     """Boot MEDIA (ISO, raw disk image or PXE tree) under QEMU and check the serial console."""
@@ -98,6 +110,8 @@ def smoke(
         dhcp_mode=dhcp_mode,
         uefi_ipxe=uefi_ipxe,
         http_boot=http_boot,
+        secure_boot=secure_boot,
+        vars=vars_file,
     )
     result = run_smoke(req)
     for warning in result.warnings:

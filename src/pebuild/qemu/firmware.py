@@ -132,3 +132,32 @@ def find_nic_rom(name: str) -> Path:
         if (directory / name).is_file():
             return directory / name
     raise ToolError(f"iPXE NIC ROM {name} not found: install the Debian package ipxe-qemu")
+
+
+#: OVMF's Secure Boot build and its enrolled stores on Debian (ovmf: Microsoft 2011 keys, snakeoil)
+SECURE_BOOT_CODE = ("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_CODE.secboot.fd")
+SECURE_BOOT_VARS = ("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", "/usr/share/OVMF/OVMF_VARS.ms.fd")
+
+
+def find_secure_boot_ovmf(vars_file: Path | None = None) -> Ovmf:
+    """OVMF_CODE_4M.secboot.fd (needs SMM) with an enrolled VARS store: `vars_file` or Debian's .ms.fd.
+
+    PEBUILD_OVMF_SECBOOT_CODE overrides the code image. Secure Boot is enforced only
+    when the store enrolls PK/KEK/db (Debian's .ms.fd and .snakeoil.fd do; the plain
+    OVMF_VARS_4M.fd does not).
+    """
+    env = os.environ.get("PEBUILD_OVMF_SECBOOT_CODE")
+    codes = (env,) if env else SECURE_BOOT_CODE
+    code = next((Path(c) for c in codes if Path(c).is_file()), None)
+    if code is None:
+        raise ToolError(f"no Secure Boot OVMF ({', '.join(codes)}): install the Debian package ovmf")
+    if vars_file is not None:
+        if not Path(vars_file).is_file():
+            raise ToolError(f"--vars does not name a file: {vars_file}")
+        return Ovmf(code, Path(vars_file), requires_smm=True)
+    template = next((Path(v) for v in SECURE_BOOT_VARS if Path(v).is_file()), None)
+    if template is None:
+        raise ToolError(
+            "no enrolled OVMF variable store (OVMF_VARS_4M.ms.fd): install the Debian package ovmf"
+        )
+    return Ovmf(code, template, requires_smm=True)

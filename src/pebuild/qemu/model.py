@@ -18,6 +18,8 @@ DEFAULT_EXPECT = rf"PEBUILD-SAMPLE \S+|{SMOKE_TOKEN} \S+|SAC>"
 
 #: serial lines after which the firmware will not boot this media (qemu.md pitfall 5)
 FAILURE_PATTERNS = {
+    # first: OVMF's Secure Boot refusal ends a "BdsDxe: failed to load" line (issue 14)
+    r"BdsDxe: failed to (?:load|start) Boot\d+[^\r\n]*(?:Access Denied|Security Violation)": "Secure Boot refused the boot program",
     r"BdsDxe: failed to (?:load|start) Boot\d+[^\r\n]*": "firmware could not boot the media",
     r"PXE-E\d\d[^\r\n]*": "PXE error",
     r"UEFI Interactive Shell": "firmware gave up and started the UEFI Shell",
@@ -49,6 +51,8 @@ class SmokeRequest:
     dhcp_mode: str = "full"  # dnsmasq server: "full" or "proxy" (a second dnsmasq leases addresses)
     uefi_ipxe: bool = False  # UEFI through the iPXE EFI ROM of an e1000 instead of OVMF's own PXE
     http_boot: bool = False  # UEFI HTTP Boot: OVMF's PXE off, its HttpBootDxe asks DHCP for a URL
+    secure_boot: bool = False  # UEFI: OVMF's Secure Boot build (SMM) with an enrolled variable store
+    vars: Path | None = None  # secure_boot: the enrolled VARS file (default OVMF_VARS_4M.ms.fd)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pebuild.errors import ToolError, UsageError
-from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu
+from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu, find_secure_boot_ovmf
 from pebuild.qemu.kvm import choose_accel
 from pebuild.qemu.model import DEFAULT_TIMEOUTS, SmokeRequest, SmokeResult, _Run
 from pebuild.qemu.process import smm_machine_args
@@ -68,7 +68,7 @@ def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
     cmd += ["-serial", f"file:{_opt(run.serial_log)}"]
     cmd += ["-qmp", f"unix:{_opt(run.qmp_socket)},server=on,wait=off"]
     if req.firmware == "uefi":
-        ovmf = find_ovmf(req.arch)
+        ovmf = find_secure_boot_ovmf(req.vars) if req.secure_boot else find_ovmf(req.arch)
         vars_copy = run.workdir / "vars.fd"
         shutil.copyfile(ovmf.vars_template, vars_copy)  # OVMF writes Boot#### entries (pitfall 3)
         cmd += smm_machine_args(ovmf.requires_smm)
@@ -151,6 +151,8 @@ def validate(req: SmokeRequest) -> None:
             re.compile(pattern)
         except re.error as exc:
             raise UsageError(f"bad --expect regex {pattern!r}: {exc}") from None
+    if req.secure_boot and (req.firmware != "uefi" or req.arch != "amd64"):
+        raise UsageError("--secure-boot needs --firmware uefi and --arch amd64 (OVMF_CODE_4M.secboot.fd)")
     if req.screenshot is not None and req.screenshot.suffix.lower() != ".png":
         raise UsageError(f"screenshot must be a .png file: {req.screenshot}")
 
@@ -163,6 +165,7 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         expect=[req.expect] if isinstance(req.expect, str) else list(req.expect),
         serial_log=None if req.serial_log is None else Path(req.serial_log),
         screenshot=None if req.screenshot is None else Path(req.screenshot),
+        vars=None if req.vars is None else Path(req.vars),
     )
     validate(req)
     media_kind(req)
