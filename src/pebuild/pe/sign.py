@@ -164,6 +164,7 @@ def sign_pe(data: bytes, signer: Signer, *, algorithm: str = "sha256", mode: str
     body = bytearray(data[:offset] if size else data)
     if mode == "replace" or not old_table:
         old_table = b""
+        struct.pack_into("<II", body, lay.security_entry_offset, 0, 0)  # the old table is gone
         body += b"\0" * (-len(body) % 8)
     digest = authenticode_digest(bytes(body) + old_table, algorithm, pe_layout(bytes(body) + old_table))
     pkcs7 = signed_data(digest, signer, algorithm)
