@@ -52,7 +52,9 @@ def _osslsigncode_digests(path: Path, *extra: str) -> tuple[list[tuple[str, str]
     tool = require_tool("osslsigncode")
     proc = subprocess.run([tool, "verify", *extra, "-in", str(path)], capture_output=True, text=True)
     out = proc.stdout + proc.stderr
-    pairs = re.findall(r"Current message digest\s*:\s*([0-9A-F]+)\s*\n\s*Calculated message digest\s*:\s*([0-9A-F]+)", out)
+    pairs = re.findall(
+        r"Current message digest\s*:\s*([0-9A-F]+)\s*\n\s*Calculated message digest\s*:\s*([0-9A-F]+)", out
+    )
     return pairs, out
 
 
@@ -77,8 +79,12 @@ def test_signatures_written_by_osslsigncode_incl_nested(tmp_path: Path) -> None:
     plain.write_bytes(efi_program("PEBUILD-SAMPLE nested", "amd64"))
     one, two = tmp_path / "one.efi", tmp_path / "two.efi"
     base = [tool, "sign", "-certs", str(cert), "-ac", str(ca), "-key", str(key)]
-    subprocess.run([*base, "-h", "sha256", "-in", str(plain), "-out", str(one)], check=True, capture_output=True)
-    subprocess.run([*base, "-h", "sha1", "-nest", "-in", str(one), "-out", str(two)], check=True, capture_output=True)
+    subprocess.run(
+        [*base, "-h", "sha256", "-in", str(plain), "-out", str(one)], check=True, capture_output=True
+    )
+    subprocess.run(
+        [*base, "-h", "sha1", "-nest", "-in", str(one), "-out", str(two)], check=True, capture_output=True
+    )
     auth = read_authenticode(two)
     assert [(s.path, s.digest_algorithm, s.valid) for s in auth.signatures] == [
         ("1", "sha256", True),
@@ -143,7 +149,9 @@ def test_tampered_file_fails_the_digest_everywhere(tmp_path: Path) -> None:
     pairs, out = _osslsigncode_digests(path, "-time", IN_2025)
     assert pairs and pairs[0][0] != pairs[0][1], out
     sbverify = require_tool("sbverify")
-    proc = subprocess.run([sbverify, "--cert", str(_pem(tmp_path, "windows-uefi-ca-2023")), str(path)], capture_output=True)
+    proc = subprocess.run(
+        [sbverify, "--cert", str(_pem(tmp_path, "windows-uefi-ca-2023")), str(path)], capture_output=True
+    )
     assert proc.returncode != 0
 
 

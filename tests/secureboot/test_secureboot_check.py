@@ -34,7 +34,10 @@ def test_check_verdicts_for_all_three_profiles(sample_media, run_pebuild, genera
     want = "windows-pca-2011" if generation == "2011" else "windows-uefi-ca-2023"
     assert {p["signer_ca"] for p in path} == {want}
     if kind == "iso":  # the El Torito efisys image and efi/boot/bootx64.efi are both on the path
-        assert {p["location"].split(":")[0] for p in path} == {"El Torito EFI image 1", "efi/boot/bootx64.efi"}
+        assert {p["location"].split(":")[0] for p in path} == {
+            "El Torito EFI image 1",
+            "efi/boot/bootx64.efi",
+        }
     if generation == "2011":
         reasons = {p["reasons"]["2023-enforced"] for p in path}
         assert reasons == {"revoked: signed under Microsoft Windows Production PCA 2011, which is in dbx"}
@@ -114,7 +117,9 @@ def test_check_cross_checks_with_mtools_and_xorriso(sample_media, tmp_path: Path
     listing = subprocess.run([mdir, "-i", str(uefi), "-/", "-b", "::"], capture_output=True, text=True).stdout
     with open(uefi, "rb") as fh:
         ours = FatVolume(fh).files()
-    assert {f"::/{p}".upper() for p in ours} == {line.strip().upper() for line in listing.splitlines() if line.strip() and not line.endswith("/")}
+    assert {f"::/{p}".upper() for p in ours} == {
+        line.strip().upper() for line in listing.splitlines() if line.strip() and not line.endswith("/")
+    }
     res = check_media(CheckRequest(iso))
     torito = next(v for v in res.programs if v.location.startswith("El Torito"))
     from pebuild.pe import read_authenticode

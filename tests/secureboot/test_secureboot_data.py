@@ -56,14 +56,18 @@ def test_known_ca_thumbprints_match_docs() -> None:
     }
     assert {ca.id: microsoft_certificate(ca.id).sha1 for ca in KNOWN_CAS} == expected
     pca = microsoft_certificate("windows-pca-2011")
-    assert pca.not_after == "2026-10-19T18:51:42Z"  # expired on this machine's clock; never a reason to refuse
+    assert (
+        pca.not_after == "2026-10-19T18:51:42Z"
+    )  # expired on this machine's clock; never a reason to refuse
 
 
 def test_default_dbx_counts() -> None:
     dbx = default_dbx()
     doc = json.loads(DATA.joinpath("dbx_info_msft_latest.json").read_bytes())
     assert len(dbx.images) == len({e["authenticodeHash"] for v in doc["images"].values() for e in v}) > 600
-    assert dbx.revoked_sha1 == {"580a6f4cc4e4b669b9ebdc1b2b3e087b80d0678d": "CN = Microsoft Windows Production PCA 2011"}
+    assert dbx.revoked_sha1 == {
+        "580a6f4cc4e4b669b9ebdc1b2b3e087b80d0678d": "CN = Microsoft Windows Production PCA 2011"
+    }
     assert dbx.svn == {"bootmgfw": (9, 0), "cdboot": (3, 0), "wdsmgfw": (3, 0)}
 
 
@@ -72,21 +76,43 @@ def test_signed_dbx_updates_parse_and_agree_with_the_json() -> None:
     lists = signature_lists(_fixture("PostSignedObjects/DBX/amd64/DBXUpdate.bin").read_bytes(), "amd64")
     hashes = {value.hex().upper() for _kind, _owner, value in lists}
     assert len(lists) == len(hashes) == 443 and hashes <= json_hashes
-    svn = add_binary(default_dbx().__class__(), _fixture("PostSignedObjects/Optional/DBX/DBXUpdateSVN.bin").read_bytes(), "svn")
+    svn = add_binary(
+        default_dbx().__class__(),
+        _fixture("PostSignedObjects/Optional/DBX/DBXUpdateSVN.bin").read_bytes(),
+        "svn",
+    )
     assert svn.svn == {"bootmgfw": (9, 0), "cdboot": (3, 0), "wdsmgfw": (3, 0)}
     revocation = add_binary(
-        default_dbx().__class__(), _fixture("PostSignedObjects/Optional/DBX/DBXUpdate2024.bin").read_bytes(), "2024"
+        default_dbx().__class__(),
+        _fixture("PostSignedObjects/Optional/DBX/DBXUpdate2024.bin").read_bytes(),
+        "2024",
     )
     assert list(revocation.revoked_sha1) == ["580a6f4cc4e4b669b9ebdc1b2b3e087b80d0678d"]
     assert revocation.svn == {"bootmgfw": (2, 0), "cdboot": (2, 0), "wdsmgfw": (2, 0)}
-    assert all(owner == SVN_OWNER for _k, owner, _v in signature_lists(_fixture("PostSignedObjects/Optional/DBX/DBXUpdateSVN.bin").read_bytes(), "x"))
+    assert all(
+        owner == SVN_OWNER
+        for _k, owner, _v in signature_lists(
+            _fixture("PostSignedObjects/Optional/DBX/DBXUpdateSVN.bin").read_bytes(), "x"
+        )
+    )
 
 
 def test_load_dbx_json_replaces_and_binary_adds(tmp_path: Path) -> None:
     newer = tmp_path / "dbx.json"
-    newer.write_text(json.dumps({"images": {"x64": [{"authenticodeHash": "AB" * 32}]}, "certificates": [], "svns": [
-        {"value": "01612B139DD5598843AB1C185C3CB2EB92" + "0000" + "0A00" + "00" * 11, "filename": "bootmgfw.efi"}
-    ]}))
+    newer.write_text(
+        json.dumps(
+            {
+                "images": {"x64": [{"authenticodeHash": "AB" * 32}]},
+                "certificates": [],
+                "svns": [
+                    {
+                        "value": "01612B139DD5598843AB1C185C3CB2EB92" + "0000" + "0A00" + "00" * 11,
+                        "filename": "bootmgfw.efi",
+                    }
+                ],
+            }
+        )
+    )
     replaced = load_dbx(newer)
     assert list(replaced.images) == ["AB" * 32] and replaced.svn == {"bootmgfw": (10, 0)}
     efivarfs = tmp_path / "dbx-d719b2cb-3d3a-4596-a3bc-dad00e67656f"

@@ -405,7 +405,7 @@ def _secure_boot_report(ctx: _Ctx, result: BuildResult) -> None:
     m = ctx.recipe.settings.media
     uefi = ctx.fw / ("efisys.bin" if m.prompt else "efisys_noprompt.bin")
     pxe = Path(ctx.req.pxe_dir) if ctx.req.pxe_dir is not None else None
-    report = build_report(ctx.media, uefi, pxe, ctx.boot_set, test_keys=ctx.source.kind == "sample")
+    report = build_report(ctx.media, uefi, pxe, ctx.boot_set)
     ctx.manifest["secure_boot"] = report
     warnings = [ctx.boot_set.warning] if ctx.boot_set.warning else []
     result.secure_boot = {"summary": report["summary"], "warnings": warnings, "boots": report["boots"]}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pebuild.secureboot.bootset import BootSet
-from pebuild.secureboot.check import _efisys, _Found, _programs, _verdict, media_boots
+from pebuild.secureboot.check import _efisys, _Found, _programs, _uses_test_keys, _verdict, media_boots
 from pebuild.secureboot.dbx import load_dbx
 from pebuild.secureboot.verdict import PROFILES, EfiVerdict
 from pebuild.secureboot.volumes import DirVolume
@@ -31,9 +31,17 @@ def _file_entry(v: EfiVerdict) -> dict[str, Any]:
 
 
 def build_report(
-    media_dir: Path, uefi_image: Path | None, pxe_dir: Path | None, boot_set: BootSet, *, test_keys: bool
+    media_dir: Path,
+    uefi_image: Path | None,
+    pxe_dir: Path | None,
+    boot_set: BootSet,
+    *,
+    test_keys: bool | None = None,
 ) -> dict[str, Any]:
-    """Manifest `secure_boot`: the chosen set, every EFI file's verdict, where the media boot, a summary."""
+    """Manifest `secure_boot`: the chosen set, every EFI file's verdict, where the media boot, a summary.
+
+    test_keys None: trust the sample's TEST CAs only when the files carry them, like `pebuild check`.
+    """
     dbx = load_dbx()
     found: list[_Found] = []
     if uefi_image is not None and uefi_image.is_file():
@@ -50,7 +58,8 @@ def build_report(
             _Found(f"pxe:{f.location}", f.data, False, f.component)
             for f in _programs(DirVolume(pxe_dir), "", "pxe", False)
         ]
-    verdicts = [v for f in found if (v := _verdict(f, dbx, test_keys)) is not None]
+    trust_test = _uses_test_keys(found) if test_keys is None else test_keys  # as `pebuild check` decides
+    verdicts = [v for f in found if (v := _verdict(f, dbx, trust_test)) is not None]
     boots = media_boots(verdicts, "media")
     return {
         "boot_manager": boot_set.to_json(),
