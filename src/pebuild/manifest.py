@@ -1,7 +1,7 @@
 """The build manifest: what went in and what came out, as stable JSON (mkosi/osbuild model).
 
-Every output file with size and sha256, every PE file's arch/version/signed
-flag, the WIM image info, the BCD stores as JSON, the recipe hash and the tool
+Every output file with size and sha256, every PE file's arch/version/signature
+state, the Secure Boot verdict of every EFI file, the WIM image info, the BCD stores as JSON, the recipe hash and the tool
 versions. Keys are sorted and nothing depends on the wall clock, so two builds
 with the same SOURCE_DATE_EPOCH give byte-identical manifests.
 `manifest_version` is bumped on any incompatible change.
