@@ -15,6 +15,9 @@ from pebuild.pe import read_authenticode
 from pebuild.secureboot.bootset import WARN_2011, choose_boot_set
 from pebuild.source import open_source
 
+#: one worker builds the session's sample media (conftest.sample_media) and runs these
+pytestmark = pytest.mark.xdist_group("secureboot")
+
 
 def _cache_env() -> dict[str, str]:
     """Reuse the sample kit the library fixtures already built (the CLI would rebuild it in tmp)."""

@@ -19,6 +19,8 @@ from pebuild.secureboot.fatread import FatVolume
 #: generation -> the expected verdict on (2011-only, 2011+2023, 2023-enforced) with the TEST keys
 EXPECTED = {"2011": (True, True, False), "2023": (False, True, True)}
 PROFILES = ("2011-only", "2011+2023", "2023-enforced")
+#: one worker builds the session's sample media (conftest.sample_media) and runs these
+pytestmark = pytest.mark.xdist_group("secureboot")
 
 
 @pytest.mark.parametrize("generation", ["2011", "2023"])

@@ -7,9 +7,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from _helpers import assert_one_line_error, require_tool
 
 PROFILES = ("2011-only", "2011+2023", "2023-enforced")
+#: one worker builds the session's sample media (conftest.sample_media) and runs these
+pytestmark = pytest.mark.xdist_group("secureboot")
 
 
 def _tree(xorriso: str, iso: Path, dest: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ from pebuild.sample import testkeys
 from pebuild.sample.stubs import efi_program
 from pebuild.secureboot.check import CheckRequest, check_media
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("secureboot")]
 SNAKEOIL_KEY = Path("/usr/share/ovmf/PkKek-1-snakeoil.key")
 SNAKEOIL_CERT = Path("/usr/share/ovmf/PkKek-1-snakeoil.pem")
 SNAKEOIL_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd")
@@ -129,10 +129,10 @@ def test_ca_vars(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_firmware_agrees_with_check_on_2023_enforced(sample_media_sb, test_ca_vars: Path) -> None:
+def test_firmware_agrees_with_check_on_2023_enforced(sample_media, test_ca_vars: Path) -> None:
     _need_ovmf()
     for generation, boots in (("2023", True), ("2011", False)):
-        iso = sample_media_sb[generation]
+        iso = sample_media[generation]["iso"]
         assert check_media(CheckRequest(iso)).boots["2023-enforced"] is boots
         result = smoke(
             SmokeRequest(
@@ -147,25 +147,3 @@ def test_firmware_agrees_with_check_on_2023_enforced(sample_media_sb, test_ca_va
         assert result.ok is boots, result.reason
         if not boots:
             assert result.reason.startswith("Secure Boot refused the boot program"), result.reason
-
-
-@pytest.fixture(scope="module")
-def sample_media_sb(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from _helpers import REPO_ROOT
-    from pebuild.make import BuildRequest, build
-
-    out = {}
-    for generation in ("2011", "2023"):
-        iso = tmp_path_factory.mktemp(f"sb-{generation}") / "winpe.iso"
-        build(
-            BuildRequest(
-                arch="amd64",
-                recipe=REPO_ROOT / "recipes" / "capture.toml",
-                source="sample",
-                output=iso,
-                boot_manager=generation,
-                timestamp=1_700_000_000,
-            )
-        )
-        out[generation] = iso
-    return out
