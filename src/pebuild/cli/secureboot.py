@@ -81,9 +81,15 @@ def render_table(result: object) -> str:
     default=None,
     help="Treat pebuild's sample TEST CAs as Microsoft's [default: when the media carry them].",
 )
+@click.option("--no-wims", is_flag=True, help="Do not look inside boot.wim/winre.wim (faster).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 def check(
-    media: Path, require: tuple[str, ...], dbx: Path | None, test_keys: bool | None, as_json: bool
+    media: Path,
+    require: tuple[str, ...],
+    dbx: Path | None,
+    test_keys: bool | None,
+    no_wims: bool,
+    as_json: bool,
 ) -> None:
     """Show who signed every EFI boot program of MEDIA and on which Secure Boot profile it boots.
 
@@ -92,7 +98,9 @@ def check(
     from pebuild.errors import BootError
     from pebuild.secureboot.check import CheckRequest, check_media
 
-    result = check_media(CheckRequest(media=media, require=list(require), dbx=dbx, test_keys=test_keys))
+    result = check_media(
+        CheckRequest(media=media, require=list(require), dbx=dbx, test_keys=test_keys, scan_wims=not no_wims)
+    )
     if as_json:
         emit_json(result.to_json())
     else:
