@@ -104,9 +104,16 @@ def add_resources(program: bytes, name: str, svn: tuple[int, int] | None) -> byt
 def signed_program(
     marker: str, arch: str, *, name: str, generation: str, svn: tuple[int, int] | None
 ) -> bytes:
-    """A marker EFI program named `name`, with resources, signed by the `generation` TEST signer."""
+    """A marker EFI program named `name`, with resources, signed by the `generation` TEST signer.
+
+    bootmgfw.efi is the PXE-aware stand-in of pebuild.sample.stubs.pxe (issue 13), so a
+    signed one still boots over the network.
+    """
+    from pebuild.sample.stubs.pxe import bootmgfw_program
+
     text = marker + (EX_SUFFIX if generation == "2023" else "")
-    program = add_resources(efi_program(text, arch), name, svn)
+    build = bootmgfw_program if name.lower().startswith("bootmgfw") else efi_program
+    program = add_resources(build(text, arch), name, svn)
     leaf = SIGNERS[generation]
     return sign_pe(program, Signer(private_key(leaf), signer_chain(leaf)))
 
