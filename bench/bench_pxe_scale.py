@@ -200,7 +200,7 @@ def tftp_max_probe(args: argparse.Namespace, work: Path, info: dict) -> Result |
     limit = args.tftp_max_probe
     if not limit:
         return None
-    tree, _, rel = build_tree(work, 4, name="probe")
+    tree, _, rel = build_tree(work, args.probe_mb, name="probe")
     info["fd_note"] = fd_limit_note(work, tree)
     conf = work / "dnsmasq-tftp-max.conf"
     text = (tree / "conf/dnsmasq.conf").read_text()
@@ -318,9 +318,11 @@ def _uftp_summary(log: str) -> str:
     return ", ".join(parts)
 
 
-def _version(argv: list[str]) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    return ((proc.stdout + proc.stderr).strip().splitlines() or ["?"])[0].strip()
+def _versions(packages: tuple[str, ...]) -> str:
+    """Debian package versions of the servers and clients measured."""
+    fmt = "${Package} ${Version}\n"
+    proc = subprocess.run(["dpkg-query", "-W", f"-f={fmt}", *packages], capture_output=True, text=True)
+    return ", ".join(proc.stdout.split("\n")[:-1]) or "versions unknown"
 
 
 def fd_limit_note(work: Path, tree: Path) -> str:
@@ -350,8 +352,7 @@ def report(args: argparse.Namespace, results: list[Result], probe: Result | None
     cmd = (
         " ".join(["bench/bench_pxe_scale.py", *sys.argv[1:]]) if sys.argv[1:] else "bench/bench_pxe_scale.py"
     )
-    versions = "; ".join(_version(v) for v in (["dnsmasq", "--version"], ["nginx", "-v"], ["atftp", "-V"],
-                                                ["curl", "--version"], ["uftp", "-v"]))  # fmt: skip
+    versions = _versions(("dnsmasq-base", "nginx", "atftp", "curl", "uftp")) + f", Linux {platform.release()}"
     lines = [
         "## PXE at cluster scale: N clients at once over TFTP (dnsmasq) and HTTP (nginx); uftp multicast",
         "",
@@ -387,11 +388,11 @@ def report(args: argparse.Namespace, results: list[Result], probe: Result | None
             *TABLE_HEAD,
             probe.row(),
             "",
-            "dnsmasq stops reading its TFTP socket while the limit is reached; the extra read requests "
-            "wait unanswered and are served when the client retransmits them after a slot frees (atftp "
-            "retries every 5 s, up to 5 times; firmware PXE stacks retry on their own schedule), so "
-            "clients past the limit lose whole retransmission intervals rather than fail while "
-            "slots free up in time. " + info.get("fd_note", ""),
+            f"{probe.ok} of {probe.clients} completed, {probe.failures} failed, {probe.timeouts} timed out. "
+            "A read request past the limit gets no answer until a running transfer ends; a client "
+            "that waits past its own retry budget gives up (atftp: 6 tries 5 s apart, about 30 s). "
+            "So `tftp-max` must exceed the number of nodes that boot at once, and dnsmasq needs one "
+            "file descriptor per transfer (man dnsmasq): " + info.get("fd_note", "") + ".",
             "",
         ]
     if multicast is not None:
@@ -425,6 +426,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "NIC (default 0,1000)")  # fmt: skip
     parser.add_argument("--deadline", type=float, help="seconds per run (default 60 + N x MB / 4)")
     parser.add_argument("--tftp-max-probe", type=int, help="rerun with tftp-max lowered to this, 4x clients")
+    parser.add_argument("--probe-mb", type=int, help="boot.wim payload of that rerun (default 64)")
     parser.add_argument("--uftp-receivers", type=int, help="uftp receivers (default 16; 0: no uftp run)")
     parser.add_argument("--uftp-mb", type=int, help="size of the multicast file (default 1024)")
     parser.add_argument("--uftp-rate-kbps", type=int, default=900_000, help="uftp -R (default 900000)")
@@ -441,6 +443,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.uftp_receivers is None:
         args.uftp_receivers = 4 if quick else 16
     args.uftp_mb = args.uftp_mb or (256 if quick else 1024)
+    args.probe_mb = args.probe_mb or (16 if quick else 64)
     return args
 
 
