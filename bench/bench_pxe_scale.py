@@ -158,7 +158,7 @@ def scale_runs(args: argparse.Namespace, work: Path, link_rates: list[int]) -> t
         size_mb = args.size_mb if args.full else max(4, min(args.size_mb, args.budget_mb // n))
         if size_mb not in trees:
             trees[size_mb] = build_tree(work, size_mb)
-    any_tree = next(iter(trees.values()))[0]
+    any_tree = next(iter(trees.values()))[0] if trees else build_tree(work, 4, name="bcd")[0]
     block, window = bcd_tftp_options(any_tree / "Boot/x64/BCD")
     info.update(block=block, window=window)
     for rate in link_rates:
@@ -222,7 +222,7 @@ def tftp_max_probe(args: argparse.Namespace, work: Path, info: dict) -> Result |
 class UftpResult:
     receivers: int
     size: int
-    rate_kbps: int
+    pacing: str
     link: str
     wall: float
     complete: int
@@ -241,8 +241,9 @@ def _uid(ip: str) -> str:
     return "0x" + "".join(f"{int(part):02X}" for part in ip.split("."))
 
 
-def uftp_run(args: argparse.Namespace, work: Path) -> UftpResult | None:
-    """uftp (server ns) sends one `--uftp-mb` file to `--uftp-receivers` uftpd daemons, one per client ns."""
+def uftp_run(args: argparse.Namespace, work: Path, cc: str = "none") -> UftpResult | None:
+    """uftp (server ns) sends one `--uftp-mb` file to `--uftp-receivers` uftpd daemons, one per client ns;
+    `cc` "none": a fixed rate (-R), "tfmcc": RFC 4654 congestion control capped at that rate."""
     if not args.uftp_receivers:
         return None
     image = work / "install.wim"
@@ -265,7 +266,8 @@ def uftp_run(args: argparse.Namespace, work: Path) -> UftpResult | None:
                 daemons.append((subprocess.Popen([*ns.enter(), *argv], stdout=log, stderr=log,
                                                  start_new_session=True), log))  # fmt: skip
             time.sleep(1.0)  # the daemons join the public multicast group
-            send = ["uftp", "-I", lab_.SERVER_IF, "-R", str(rate), "-Y", "none", "-x", "2",
+            pace = ["-R", str(rate)] if cc == "none" else ["-C", f"tfmcc:max={rate}"]
+            send = ["uftp", "-I", lab_.SERVER_IF, *pace, "-Y", "none", "-x", "2",
                     "-H", ",".join(uids), str(image)]  # fmt: skip
             send_cmd = (
                 " ".join(send).replace(",".join(uids), "@clients.txt").replace(str(image), "install.wim")
@@ -293,9 +295,9 @@ def uftp_run(args: argparse.Namespace, work: Path) -> UftpResult | None:
     (work / "uftp.log").write_text(proc.stdout + proc.stderr)
     summary = _uftp_summary(proc.stdout + proc.stderr)
     link = f"{args.uftp_link_mbit} Mbit/s (tbf)" if args.uftp_link_mbit else "veth"
-    res = UftpResult(args.uftp_receivers, size, rate, link, wall, len(complete), verified, sender_cpu,
+    res = UftpResult(args.uftp_receivers, size, " ".join(pace), link, wall, len(complete), verified, sender_cpu,
                      receiver_cpu, summary, (send_cmd, receive_cmd))  # fmt: skip
-    print(f"uftp: {res.size / 1e6:.0f} MB to {res.receivers} receivers in {res.wall:.1f} s "
+    print(f"uftp {res.pacing}: {res.size / 1e6:.0f} MB to {res.receivers} receivers in {res.wall:.1f} s "
           f"({res.mbps:.0f} MB/s), {res.complete} complete, rc {proc.returncode}", flush=True)  # fmt: skip
     return res
 
@@ -347,7 +349,7 @@ def fd_limit_note(work: Path, tree: Path) -> str:
 
 
 def report(args: argparse.Namespace, results: list[Result], probe: Result | None,
-           multicast: UftpResult | None, info: dict, total: float) -> str:  # fmt: skip
+           multicast: list[UftpResult], info: dict, total: float) -> str:  # fmt: skip
     mode = "--quick" if args.quick else "--full" if args.full else "default"
     cmd = (
         " ".join(["bench/bench_pxe_scale.py", *sys.argv[1:]]) if sys.argv[1:] else "bench/bench_pxe_scale.py"
@@ -371,7 +373,7 @@ def report(args: argparse.Namespace, results: list[Result], probe: Result | None
         + "; clients still running at the deadline (60 s + N × MB / 4 MB/s) are killed and counted as "
         "timed out. The last column scales each client's time to a 400 MB boot.wim at the measured "
         "aggregate rate (N × 400 MB / aggregate): an estimate, not a run.",
-        f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs shared by servers, {args.clients[-1]} "
+        f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs shared by servers, "
         f"clients and other builds (load average {os.getloadavg()[0]:.1f} at the end); veth MTU 1500. "
         f"{versions}.",
         "",
@@ -395,18 +397,23 @@ def report(args: argparse.Namespace, results: list[Result], probe: Result | None
             "file descriptor per transfer (man dnsmasq): " + info.get("fd_note", "") + ".",
             "",
         ]
-    if multicast is not None:
-        m = multicast
+    for m in multicast:
         lines += [
-            f"**Multicast: uftp {m.size / 1e6:.0f} MB to {m.receivers} receivers** (one namespace each, "
-            f"on the same bridge; server NIC {m.link}; `-R {m.rate_kbps}` kbit/s): {m.wall:.1f} s wall "
+            f"**Multicast: uftp {m.size / 1e6:.0f} MB to {m.receivers} receivers, `{m.pacing}`** (one "
+            f"namespace each, on the same bridge; server NIC {m.link}): {m.wall:.1f} s wall "
             f"({m.mbps:.0f} MB/s to every receiver at once, {m.receivers * m.mbps:.0f} MB/s delivered in "
             f"total), {m.complete}/{m.receivers} files complete, sha256 checked on {m.verified}; "
-            f"{m.summary}. CPU: sender {m.sender_cpu:.1f} s, receivers {m.receiver_cpu:.1f} s together. "
-            "Each receiver writes its copy to the one shared disk of this machine.",
+            f"{m.summary}. CPU: sender {m.sender_cpu:.1f} s, receivers {m.receiver_cpu:.1f} s together.",
+            "",
+        ]
+    if multicast:
+        m = multicast[0]
+        lines += [
+            "Each receiver writes its copy to the one shared disk of this machine, and all receivers "
+            "share its 2 cores. Commands (clients.txt: one receiver ID a line):",
             "",
             f"    receiver (each node):  {m.commands[1]}",
-            f"    sender:                {m.commands[0]}",
+            *[f"    sender:                {r.commands[0]}" for r in multicast],
             "",
         ]
     return "\n".join(lines)
@@ -430,11 +437,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--uftp-receivers", type=int, help="uftp receivers (default 16; 0: no uftp run)")
     parser.add_argument("--uftp-mb", type=int, help="size of the multicast file (default 1024)")
     parser.add_argument("--uftp-rate-kbps", type=int, default=900_000, help="uftp -R (default 900000)")
+    parser.add_argument("--uftp-cc", default="none,tfmcc", help="uftp pacing runs: none (fixed -R), tfmcc")
     parser.add_argument("--uftp-link-mbit", type=int, default=1000, help="server NIC for uftp (0: veth)")
     parser.add_argument("--keep", type=Path, help="work directory parent (kept)")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/perf/pxe-scale.md")
     args = parser.parse_args(argv)
-    args.clients = [int(n) for n in args.clients.split(",")]
+    args.clients = [int(n) for n in args.clients.split(",") if n]
     quick = args.quick
     args.budget_mb = args.budget_mb or (256 if quick else 3200)
     args.rate_mbit = args.rate_mbit or ("0" if quick else "0,1000")
@@ -460,11 +468,11 @@ def main(argv: list[str]) -> int:
     work.chmod(0o755)  # nginx's workers (nobody) read the trees below it
     started = time.monotonic()
     try:
-        rates = [int(r) for r in args.rate_mbit.split(",")]
+        rates = [int(r) for r in args.rate_mbit.split(",") if r]
         print("\n".join(TABLE_HEAD), flush=True)
         results, info = scale_runs(args, work, rates)
         probe = tftp_max_probe(args, work, info)
-        multicast = uftp_run(args, work)
+        multicast = [r for cc in args.uftp_cc.split(",") if (r := uftp_run(args, work, cc))]
         text = report(args, results, probe, multicast, info, time.monotonic() - started)
     finally:
         if args.keep is None:
