@@ -190,20 +190,27 @@ def _wait_listening(ns: Namespace, server: Server, proto: str, port: int, timeou
 
 
 @contextlib.contextmanager
-def dnsmasq(the_lab: Lab, conf: Path, work: Path) -> Iterator[Server]:
-    """dnsmasq from the tree's conf as its header says to run it; added: log, pid and lease paths, and
-    --user=root because pebuild's trees are still mode 0700 (issue 12) and dnsmasq drops to nobody."""
-    log = work / "dnsmasq.log"
-    argv = [tool("dnsmasq") or "dnsmasq", "--keep-in-foreground", f"--conf-file={conf}", "--pid-file=",
-            "--user=root", f"--log-facility={log}", f"--dhcp-leasefile={work / 'dnsmasq.leases'}"]  # fmt: skip
+def serve(the_lab: Lab, name: str, argv: list[str], log: Path, proto: str, port: int) -> Iterator[Server]:
+    """Run `argv` in the server namespace in a process group of its own until it listens; stop it on exit."""
     proc = subprocess.Popen([*the_lab.server.enter(), *argv], start_new_session=True,
                             stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    server = Server("dnsmasq", proc, log)
+    server = Server(name, proc, log)
     try:
-        _wait_listening(the_lab.server, server, "udp", 69)
+        _wait_listening(the_lab.server, server, proto, port)
         yield server
     finally:
         server.stop()
+
+
+def dnsmasq(the_lab: Lab, conf: Path, work: Path, *, prefix: tuple[str, ...] = (), log_name: str = "dnsmasq.log"
+            ) -> contextlib.AbstractContextManager[Server]:  # fmt: skip
+    """dnsmasq from the tree's conf as its header says to run it; added: log, pid and lease paths, and
+    --user=root because pebuild's trees are still mode 0700 (issue 12) and dnsmasq drops to nobody.
+    `prefix` wraps the command (e.g. prlimit)."""
+    log = work / log_name
+    argv = [*prefix, tool("dnsmasq") or "dnsmasq", "--keep-in-foreground", f"--conf-file={conf}", "--pid-file=",
+            "--user=root", f"--log-facility={log}", f"--dhcp-leasefile={work / 'dnsmasq.leases'}"]  # fmt: skip
+    return serve(the_lab, "dnsmasq", argv, log, "udp", 69)
 
 
 NGINX_MAIN = """# nginx main configuration of the scale bench: only paths; the server block is the tree's own.
@@ -226,21 +233,12 @@ http {{
 """
 
 
-@contextlib.contextmanager
-def nginx(the_lab: Lab, server_block: Path, work: Path) -> Iterator[Server]:
+def nginx(the_lab: Lab, server_block: Path, work: Path) -> contextlib.AbstractContextManager[Server]:
     """nginx with the tree's generated server block (conf/nginx.conf) included from a minimal http {}."""
     main = work / "nginx-main.conf"
     main.write_text(NGINX_MAIN.format(work=work, server_block=server_block))
-    log = work / "nginx-error.log"
     argv = [tool("nginx") or "nginx", "-p", str(work), "-c", str(main)]
-    proc = subprocess.Popen([*the_lab.server.enter(), *argv], start_new_session=True,
-                            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    server = Server("nginx", proc, log)
-    try:
-        _wait_listening(the_lab.server, server, "tcp", 80)
-        yield server
-    finally:
-        server.stop()
+    return serve(the_lab, "nginx", argv, work / "nginx-error.log", "tcp", 80)
 
 
 # ---- a swarm of clients ------------------------------------------------------------------------

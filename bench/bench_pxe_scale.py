@@ -37,7 +37,7 @@ import _netlab as lab_
 from bench_pxe import TFTP_CLIENT, bcd_tftp_options, make_boot_wim, sha256
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = ("dnsmasq", "nginx", "atftp", "curl", "uftp", "uftpd", "unshare", "nsenter", "ip", "ss", "tc",
+TOOLS = ("dnsmasq", "nginx", "atftp", "curl", "uftp", "uftpd", "unshare", "nsenter", "ip", "ss", "tc", "prlimit",
          "hivexregedit")  # fmt: skip
 FULL_MB = 400
 
@@ -332,16 +332,10 @@ def fd_limit_note(work: Path, tree: Path) -> str:
     notes = []
     for nofile in (1024, 256):
         log = work / f"dnsmasq-nofile-{nofile}.log"
-        with lab_.lab(0) as the_lab:
-            argv = ["prlimit", f"--nofile={nofile}:{nofile}", lab_.tool("dnsmasq") or "dnsmasq",
-                    "--keep-in-foreground", f"--conf-file={tree / 'conf/dnsmasq.conf'}", "--pid-file=",
-                    "--user=root", f"--log-facility={log}", f"--dhcp-leasefile={work / 'fd.leases'}"]  # fmt: skip
-            proc = subprocess.Popen([*the_lab.server.enter(), *argv], start_new_session=True)
-            server = lab_.Server("dnsmasq", proc, log)
-            try:
-                lab_._wait_listening(the_lab.server, server, "udp", 69)
-            finally:
-                server.stop()
+        prlimit = ("prlimit", f"--nofile={nofile}:{nofile}")
+        with lab_.lab(0) as the_lab, lab_.dnsmasq(the_lab, tree / "conf/dnsmasq.conf", work, prefix=prlimit,
+                                                  log_name=log.name):  # fmt: skip
+            pass
         capped = re.search(r"restricting maximum simultaneous TFTP transfers to (\d+)", log.read_text())
         notes.append(f"open-files limit {nofile}: " + (f"dnsmasq caps it at {capped.group(1)}" if capped
                                                         else "no cap logged"))  # fmt: skip
