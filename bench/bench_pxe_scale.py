@@ -150,12 +150,17 @@ def run_clients(
                   note.strip(), times)  # fmt: skip
 
 
+def _size_mb(args: argparse.Namespace, n: int) -> int:
+    """The boot.wim payload of a run of `n` clients: --size-mb, cut to the budget (at least 4 MB)."""
+    return args.size_mb if args.full else max(4, min(args.size_mb, args.budget_mb // n))
+
+
 def scale_runs(args: argparse.Namespace, work: Path, link_rates: list[int]) -> tuple[list[Result], dict]:
     results: list[Result] = []
     info: dict[str, object] = {}
     trees: dict[int, tuple[Path, Path, str]] = {}
     for n in args.clients:
-        size_mb = args.size_mb if args.full else max(4, min(args.size_mb, args.budget_mb // n))
+        size_mb = _size_mb(args, n)
         if size_mb not in trees:
             trees[size_mb] = build_tree(work, size_mb)
     any_tree = next(iter(trees.values()))[0] if trees else build_tree(work, 4, name="bcd")[0]
@@ -167,7 +172,7 @@ def scale_runs(args: argparse.Namespace, work: Path, link_rates: list[int]) -> t
             if "oack" not in info:
                 info["oack"] = oack_probe(the_lab, any_tree, block, window, work)
             for n in args.clients:
-                size_mb = args.size_mb if args.full else max(4, min(args.size_mb, args.budget_mb // n))
+                size_mb = _size_mb(args, n)
                 tree, _, rel = trees[size_mb]
                 deadline = args.deadline or 60 + n * size_mb / 4  # >= 4 MB/s aggregate, or time out
                 for protocol in ("TFTP", "HTTP"):
