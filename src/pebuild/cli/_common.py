@@ -13,6 +13,25 @@ import click
 from pebuild.progress import Progress, ProgressEvent
 
 
+class ArchType(click.ParamType):
+    """An architecture in any accepted spelling (x64, x86_64, i386, aarch64, ...) -> its ADK name."""
+
+    name = "arch"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """A UsageError, not click's usage block: the one-line `pebuild: ...` every bad input gets."""
+        from pebuild.arches import normalize_arch
+
+        return normalize_arch(value)
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        return "[x86|amd64|arm64|ia64]"
+
+
+#: the one click type every verb's arch argument or --arch option uses (pebuild.arches)
+ARCH = ArchType()
+
+
 def emit_json(data: Any) -> None:
     """Print `data` as stable, sorted, indented JSON on stdout."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from pebuild.cli._common import emit_json, is_quiet, progress_display
-
-ARCH = click.Choice(["x86", "amd64", "arm64", "ia64"])
+from pebuild.cli._common import ARCH, emit_json, is_quiet, progress_display
 
 MAKE_EPILOG = """\b
 Examples:

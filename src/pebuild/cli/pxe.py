@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pebuild.cli._common import emit_json, progress_display
+from pebuild.cli._common import ARCH, emit_json, progress_display
 
 EPILOG = """\
 Examples:
@@ -32,10 +32,11 @@ new tree is complete. See docs/pxe.md.
 @click.option(
     "--arch",
     "arches",
+    type=ARCH,
     multiple=True,
     default=("amd64",),
     show_default=True,
-    help="Architecture (x86, amd64, arm64, ia64); repeat for several in one tree.",
+    help="Architecture (x86, amd64, arm64, ia64; or x64, i386, aarch64, ...); repeat for several in one tree.",
 )
 @click.option("--prompt", is_flag=True, help="Use pxeboot.com (press F12) instead of pxeboot.n12.")
 @click.option(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pebuild.cli._common import emit_json
+from pebuild.cli._common import ARCH, emit_json
 
 SMOKE_EXAMPLES = """\
 Examples:
@@ -135,9 +135,7 @@ Examples:
 
 @click.command("sample-source", epilog=SAMPLE_EXAMPLES)
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option(
-    "--arch", type=click.Choice(["amd64", "x86", "arm64", "ia64"]), default="amd64", show_default=True
-)
+@click.option("--arch", type=ARCH, default="amd64", show_default=True)
 @click.option("--timestamp", type=int, help="Unix time for every file [default: 2024-01-01, fixed].")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def sample_source(directory: Path, arch: str, timestamp: int | None, as_json: bool) -> None:

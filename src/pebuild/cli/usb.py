@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pebuild.cli._common import emit_json, progress_display
+from pebuild.cli._common import ARCH, emit_json, progress_display
 
 EXAMPLES = """\
 Examples:
@@ -38,7 +38,7 @@ Examples:
 )
 @click.option(
     "--arch",
-    type=click.Choice(["x86", "amd64", "arm64", "ia64"]),
+    type=ARCH,
     default="amd64",
     show_default=True,
     help="Which EFI/BOOT/BOOT<arch>.EFI must be present.",

@@ -12,15 +12,16 @@ does); a source without them (a bare WIM) gets stores from the BCD presets.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from pebuild import clock
-from pebuild.errors import OutputError, UsageError
+from pebuild.arches import normalize_arch
+from pebuild.errors import OutputError
 from pebuild.fsutil import atomic_directory, copy_file
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
-from pebuild.recipe import ARCHES
 from pebuild.source import open_source
 
 TOOLS = ("imagex.exe", "Servicing", "msxml6*.dll")
@@ -44,8 +45,7 @@ class CopypeResult:
 
 
 def copype(req: CopypeRequest) -> CopypeResult:
-    if req.arch not in ARCHES:
-        raise UsageError(f"unknown arch {req.arch!r} (one of {', '.join(ARCHES)})")
+    req = dataclasses.replace(req, arch=normalize_arch(req.arch))
     if req.dest.exists():
         raise OutputError(
             "destination already exists (copype refuses to overwrite a working tree)", path=req.dest

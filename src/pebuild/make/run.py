@@ -10,6 +10,7 @@ atomically. On failure the directory is removed unless `keep`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pebuild import clock
+from pebuild.arches import normalize_arch
 from pebuild.bcd import store_to_json
 from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
 from pebuild.fsutil import atomic_directory, copy_file, sha256_file
@@ -29,7 +31,7 @@ from pebuild.make.model import BuildRequest, BuildResult
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
 from pebuild.progress import Progress, ProgressEvent
-from pebuild.recipe import ARCHES, Recipe, load_recipe
+from pebuild.recipe import Recipe, load_recipe
 from pebuild.source import EFI_NAME, open_source
 
 STAGES = ("recipe", "source", "image", "boot", "media", "iso", "pxe", "usb", "manifest")
@@ -55,8 +57,7 @@ class _Stages:
 
 def build(req: BuildRequest, progress: Progress | None = None) -> BuildResult:
     """Build WinPE media from a recipe; see the module docstring for the stages."""
-    if req.arch not in ARCHES:
-        raise UsageError(f"unknown arch {req.arch!r} (one of {', '.join(ARCHES)})")
+    req = dataclasses.replace(req, arch=normalize_arch(req.arch))  # x64 -> amd64, once (pebuild.arches)
     if req.output is None and req.media_dir is None and req.pxe_dir is None and req.usb_output is None:
         raise UsageError("nothing to build: give -o OUT.iso, --media-dir, --pxe or --usb")
     t = clock.build_time(req.timestamp)

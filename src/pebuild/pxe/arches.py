@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pebuild.errors import UsageError
+from pebuild.arches import normalize_arch
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,7 @@ ARCHES: dict[str, ArchSpec] = {
     "ia64": ArchSpec("ia64", "ia64", False, (2,), ("IA64_EFI",), None),
 }
 
-#: WDS directory name or common alias -> ADK arch name
-_ALIASES = {"x64": "amd64", "x86_64": "amd64", "i386": "x86", "aarch64": "arm64"}
-
 
 def arch_spec(name: str) -> ArchSpec:
-    """The spec of an ADK arch name (WDS names like x64 are accepted too)."""
-    key = _ALIASES.get(name.lower(), name.lower())
-    spec = ARCHES.get(key)
-    if spec is None:
-        raise UsageError(f"unknown architecture {name!r}: expected one of {', '.join(ARCHES)} (or x64)")
-    return spec
+    """The spec of an arch in any spelling pebuild.arches accepts (WDS's x64 is one of them)."""
+    return ARCHES[normalize_arch(name)]
