@@ -35,6 +35,9 @@ TOOL_PACKAGES = {
     "fsck.vfat": "dosfstools",
     "sfdisk": "fdisk",
     "nasm": "nasm",
+    "aarch64-linux-gnu-as": "binutils-aarch64-linux-gnu",
+    "aarch64-linux-gnu-objcopy": "binutils-aarch64-linux-gnu",
+    "qemu-system-aarch64": "qemu-system-arm",
 }
 
 

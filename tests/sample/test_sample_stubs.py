@@ -109,6 +109,22 @@ def test_checked_in_bytes_match_the_assembly_source(source: str, tmp_path: Path)
     assert out.read_bytes() == expected
 
 
+def test_checked_in_arm64_bytes_match_the_assembly_source(tmp_path: Path) -> None:
+    """efi_aa64.S through GNU as (binutils-aarch64-linux-gnu); llvm-mc gives the same bytes."""
+    obj, out = tmp_path / "efi_aa64.o", tmp_path / "efi_aa64.bin"
+    source = str(STUB_DIR / "efi_aa64.S")
+    if shutil.which("aarch64-linux-gnu-as"):
+        subprocess.run([require_tool("aarch64-linux-gnu-as"), "-o", str(obj), source], check=True)
+        objcopy = require_tool("aarch64-linux-gnu-objcopy")
+    elif shutil.which("llvm-mc") and shutil.which("llvm-objcopy"):
+        subprocess.run(["llvm-mc", "-triple=aarch64", "-filetype=obj", "-o", str(obj), source], check=True)
+        objcopy = "llvm-objcopy"
+    else:
+        require_tool("aarch64-linux-gnu-as")  # skips, naming the Debian package
+    subprocess.run([objcopy, "-O", "binary", "-j", ".text", str(obj), str(out)], check=True)
+    assert out.read_bytes() == _code.EFI_ARM64_CODE
+
+
 @pytest.mark.smoke
 def test_bios_program_boots_from_a_disk_and_powers_off(tmp_path: Path) -> None:
     qemu = require_tool("qemu-system-x86_64")

@@ -5,10 +5,10 @@
   marker on COM1 and the screen, then powers the machine off (bios.asm).
 * `bootmgr_program`: the BIOS `bootmgr`, valid at 2000:0000 where NT6 boot
   sectors load it (bootmgr.asm relocates a `bios_program` to 0000:7C00).
-* `efi_program`: an EFI application (subsystem 10). The x64 and IA32 ones
-  really run: they print the marker through ConOut, which OVMF copies to the
-  serial port, then call ResetSystem(EfiResetShutdown) (efi_x64.asm,
-  efi_ia32.asm). arm64 returns EFI_SUCCESS; ia64 is structurally valid only.
+* `efi_program`: an EFI application (subsystem 10). The x64, IA32 and AArch64
+  ones really run: they print the marker through ConOut, which OVMF/AAVMF copy
+  to the serial port, then call ResetSystem(EfiResetShutdown) (efi_x64.asm,
+  efi_ia32.asm, efi_aa64.S). ia64 is structurally valid only.
 * `pe_standin`: a PE of the right machine type for tools such as imagex.exe.
 
 The marker is stored XOR 0x5A (qemu.md pitfall 7): its text never appears in

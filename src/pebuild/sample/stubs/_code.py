@@ -1,7 +1,8 @@
-"""Machine code assembled from the .asm files beside this module (nasm 2.16, `nasm -f bin`).
+"""Machine code assembled from the .asm files beside this module (nasm 2.16, `nasm -f bin`) and
+efi_aa64.S (binutils 2.40 aarch64-linux-gnu-as, or llvm-mc).
 
 Checked in as bytes so nothing needs an assembler at run or test time; tests/sample
-re-assemble the sources when nasm is present and compare byte for byte.
+re-assemble the sources when the assembler is present and compare byte for byte.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ EFI_IA32_CODE = bytes.fromhex(
     "000089e050ff732c8b432cff500483c4086a006a006a006a028b4338ff5040f4ebfd"
 )
 
-#: arm64: `mov x0, #0` (EFI_SUCCESS) ; `ret` -- little-endian A64 words 0xD2800000, 0xD65F03C0
-EFI_ARM64_CODE = bytes.fromhex("000080d2c0035fd6")
+#: efi_aa64.S, 168 bytes (GNU as / llvm-mc syntax); the marker record follows the last byte
+EFI_ARM64_CODE = bytes.fromhex(
+    "fd7bbea9fd030091f35301a9ff4308d1f30301aaa204001043244078e4030091460b8052c300003445144038a500064a"
+    "8524007863040051fbffff179f000079602240f9e1030091080440f900013fd6610e40f9810000b4602240f9080440f9"
+    "00013fd6a50180524501a072e50300b9ff0b0079602240f9e1030091080440f900013fd6682e40f9083540f940008052"
+    "010080d2020080d2030080d200013fd67f2003d5ffffff17"
+)
 
 #: ia64: one all-zero bundle (template 0x00 MII: break.m 0 / break.i 0 / break.i 0).
 #: Never executed here (no IA64 firmware); it only gives the image a code section.
