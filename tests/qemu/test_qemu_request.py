@@ -25,7 +25,9 @@ def iso(tmp_path: Path) -> Path:
     "changes",
     [
         {"firmware": "coreboot"},
-        {"arch": "arm64"},
+        {"arch": "ia64"},  # no IA-64 system emulator
+        {"arch": "sparc"},
+        {"arch": "arm64", "firmware": "bios"},  # arm64 boots UEFI only
         {"kvm": "maybe"},
         {"timeout": 0},
         {"memory": "lots"},

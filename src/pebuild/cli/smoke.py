@@ -12,6 +12,8 @@ SMOKE_EXAMPLES = """\
 Examples:
 
 \b
+  pebuild smoke winpe.iso                        arch + firmware read from the media
+  pebuild smoke winpe-arm64.iso                  qemu-system-aarch64 -machine virt + AAVMF
   pebuild smoke winpe.iso --firmware uefi
   pebuild smoke winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com' --screenshot bios.png
   pebuild smoke build/pxe --pxe --firmware uefi --json        dnsmasq from build/pxe/conf, in a netns
@@ -19,7 +21,9 @@ Examples:
   pebuild smoke usb.img --firmware uefi --timeout 300 --serial-log usb-serial.log
   pebuild smoke winpe.iso --firmware uefi --secure-boot --vars /usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
 
-Without --expect the boot passes on a sample program's marker, on the token
+Without --arch/--firmware, smoke reads the media (El Torito entries, EFI/BOOT/BOOT<x>.EFI
+names, the PXE tree's Boot/<arch>/ folders) and boots what it finds, BIOS first where
+the media has both. Without --expect the boot passes on a sample program's marker, on the token
 'PEBUILD-SMOKE <word>' (recipes/smoke.toml echoes it to COM1 from startnet.cmd)
 or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not boot, 6 QEMU/OVMF missing.
 """
@@ -27,9 +31,13 @@ or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not bo
 
 @click.command("smoke", epilog=SMOKE_EXAMPLES)
 @click.argument("media", type=click.Path(path_type=Path))
-@click.option("--firmware", type=click.Choice(["bios", "uefi"]), default="bios", show_default=True)
+@click.option(
+    "--firmware",
+    type=click.Choice(["bios", "uefi"]),
+    help="Override [default: what the media boots, BIOS first].",
+)
 @click.option("--pxe", is_flag=True, help="MEDIA is a PXE tree (TFTP root); network-boot it (--pxe-server).")
-@click.option("--arch", type=click.Choice(["amd64", "x86"]), default="amd64", show_default=True)
+@click.option("--arch", type=ARCH, help="Override [default: the arch of the media's boot files].")
 @click.option(
     "--expect", "expect", multiple=True, metavar="REGEX", help="Serial pattern that must appear (repeatable)."
 )
@@ -72,9 +80,9 @@ or on the EMS/SAC prompt 'SAC>' (see docs/smoke.md). Exit 0 booted, 1 did not bo
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def smoke(
     media: Path,
-    firmware: str,
+    firmware: str | None,
     pxe: bool,
-    arch: str,
+    arch: str | None,
     expect: tuple[str, ...],
     timeout: float | None,
     serial_log: Path | None,
@@ -119,7 +127,7 @@ def smoke(
     if as_json:
         emit_json(result.to_json())
     elif result.ok:
-        click.echo(f"PASS {firmware}{' pxe' if pxe else ''}: {result.reason}")
+        click.echo(f"PASS {result.arch} {result.firmware}{' pxe' if pxe else ''}: {result.reason}")
     result.check()
 
 

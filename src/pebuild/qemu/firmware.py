@@ -36,8 +36,19 @@ FALLBACK_OVMF = {
         ("/usr/share/edk2/ia32/OVMF_CODE.4m.fd", "/usr/share/edk2/ia32/OVMF_VARS.4m.fd"),
         ("/usr/share/qemu/edk2-i386-code.fd", "/usr/share/qemu/edk2-i386-vars.fd"),
     ],
+    "aarch64": [
+        ("/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd"),
+        ("/usr/share/edk2/aarch64/QEMU_EFI-pflash.raw", "/usr/share/edk2/aarch64/vars-template-pflash.raw"),
+        ("/usr/share/qemu/edk2-aarch64-code.fd", "/usr/share/qemu/edk2-arm-vars.fd"),
+    ],
 }
-OVMF_PACKAGE = {"x86_64": "ovmf", "i386": "ovmf-ia32"}
+OVMF_PACKAGE = {"x86_64": "ovmf", "i386": "ovmf-ia32", "aarch64": "qemu-efi-aarch64"}
+#: ADK arch -> (QEMU system emulator, its Debian package, firmware.json architecture)
+QEMU_SYSTEMS = {
+    "amd64": ("qemu-system-x86_64", "qemu-system-x86", "x86_64"),
+    "x86": ("qemu-system-x86_64", "qemu-system-x86", "i386"),  # runs 32-bit guests and IA32 OVMF
+    "arm64": ("qemu-system-aarch64", "qemu-system-arm", "aarch64"),
+}
 IPXE_ROM_DIRS = (Path("/usr/lib/ipxe/qemu"), Path("/usr/share/qemu"), Path("/usr/share/ipxe"))
 #: keys enrolled: Secure Boot is enforced and refuses unsigned programs (qemu.md pitfall 3)
 _REJECTED_FEATURES = {"enrolled-keys"}
@@ -60,14 +71,16 @@ class Ovmf:
     requires_smm: bool = False
 
 
-def find_qemu() -> Path:
-    for name in ("qemu-system-x86_64",):
-        found = shutil.which(name)
-        if found:
-            return Path(found)
+def find_qemu(arch: str = "amd64") -> Path:
+    """The system emulator for the guest arch: qemu-system-x86_64 (x86, amd64), qemu-system-aarch64."""
+    name, package, _ = QEMU_SYSTEMS[arch]
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    firmware = OVMF_PACKAGE[QEMU_SYSTEMS[arch][2]]
     raise ToolError(
-        "qemu-system-x86_64 not found: install the Debian package qemu-system-x86 "
-        "(apt-get install --no-install-recommends qemu-system-x86 ovmf)"
+        f"{name} not found: install the Debian package {package} "
+        f"(apt-get install --no-install-recommends {package} {firmware})"
     )
 
 
@@ -106,8 +119,8 @@ def _from_descriptor(path: Path, qemu_arch: str) -> tuple[int, Ovmf] | None:
 
 
 def find_ovmf(arch: str = "amd64") -> Ovmf:
-    """OVMF for the guest arch (`amd64` or `x86`)."""
-    qemu_arch = "i386" if arch == "x86" else "x86_64"
+    """OVMF for the guest arch (`amd64`, `x86`), AAVMF for `arm64`."""
+    qemu_arch = QEMU_SYSTEMS[arch][2]
     env_code, env_vars = os.environ.get("PEBUILD_OVMF_CODE"), os.environ.get("PEBUILD_OVMF_VARS")
     if env_code and env_vars:
         if not (Path(env_code).is_file() and Path(env_vars).is_file()):

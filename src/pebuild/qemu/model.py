@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pebuild.errors import BootError
 
@@ -35,9 +36,9 @@ DEFAULT_TIMEOUTS = {("bios", False): 60, ("uefi", False): 180, ("bios", True): 1
 @dataclass
 class SmokeRequest:
     media: Path
-    firmware: str = "bios"  # bios | uefi
+    firmware: str | None = None  # bios | uefi; None: what the media boots (qemu/detect.py)
     pxe: bool = False
-    arch: str = "amd64"  # amd64 | x86
+    arch: str | None = None  # amd64 | x86 | arm64; None: what the media boots
     expect: list[str] = field(default_factory=list)
     timeout: float | None = None
     serial_log: Path | None = None
@@ -67,6 +68,11 @@ class SmokeResult:
     accel: str = "tcg"
     netboot: dict[str, object] | None = None  # the server side of a dnsmasq PXE boot (netboot.py)
     warnings: list[str] = field(default_factory=list)
+    #: expected regex -> the serial line that matched it (what the verdict names)
+    lines: dict[str, str] = field(default_factory=dict)
+    arch: str | None = None
+    firmware: str | None = None
+    media: Any = None  # the MediaProfile that chose arch and firmware
 
     def check(self) -> SmokeResult:
         """Raise BootError carrying the one-line verdict unless the boot passed."""
@@ -86,6 +92,10 @@ class SmokeResult:
             "netboot": self.netboot,
             "warnings": self.warnings,
             "command": self.command,
+            "matched": dict(self.lines),
+            "arch": self.arch,
+            "firmware": self.firmware,
+            "media": None if self.media is None else self.media.to_json(),
         }
 
 

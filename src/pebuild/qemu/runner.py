@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from pebuild.errors import ToolError, UsageError
+from pebuild.qemu.aarch64 import virt_args
+from pebuild.qemu.detect import resolve_media
 from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu, find_secure_boot_ovmf
 from pebuild.qemu.kvm import choose_accel
 from pebuild.qemu.model import DEFAULT_TIMEOUTS, SmokeRequest, SmokeResult, _Run
@@ -50,7 +52,7 @@ def pxe_bootfile(req: SmokeRequest) -> str:
         if not (req.media / name).is_file():
             raise UsageError(f"PXE boot file {name} not found under {req.media}")
         return name
-    folder = "x86" if req.arch == "x86" else "x64"
+    folder = {"x86": "x86", "arm64": "arm64"}.get(req.arch or "amd64", "x64")
     names = ["pxeboot.n12", "pxeboot.com"] if req.firmware == "bios" else ["bootmgfw.efi"]
     for name in names:
         if (req.media / "Boot" / folder / name).is_file():
@@ -62,13 +64,19 @@ def pxe_bootfile(req: SmokeRequest) -> str:
 
 def build_command(req: SmokeRequest, run: _Run, accel: str) -> list[str]:
     kind = media_kind(req)
-    cmd = [str(find_qemu()), "-accel", accel, "-name", "pebuild-smoke"]
-    cmd += ["-nodefaults", "-no-user-config", "-display", "none", "-vga", "std", "-monitor", "none"]
+    if req.arch is None or req.firmware is None:
+        req = resolve_media(req, kind)[0]
+    cmd = [str(find_qemu(req.arch or "amd64")), "-accel", accel, "-name", "pebuild-smoke"]
+    cmd += ["-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none"]
     cmd += ["-m", req.memory, "-no-reboot", "-no-shutdown"]
     cmd += ["-serial", f"file:{_opt(run.serial_log)}"]
     cmd += ["-qmp", f"unix:{_opt(run.qmp_socket)},server=on,wait=off"]
+    if req.arch == "arm64":
+        bootfile = pxe_bootfile(req) if kind == "pxe" and run.netdev is None else None
+        return cmd + virt_args(req, run, kind, bootfile)
+    cmd += ["-vga", "std"]
     if req.firmware == "uefi":
-        ovmf = find_secure_boot_ovmf(req.vars) if req.secure_boot else find_ovmf(req.arch)
+        ovmf = find_secure_boot_ovmf(req.vars) if req.secure_boot else find_ovmf(req.arch or "amd64")
         vars_copy = run.workdir / "vars.fd"
         shutil.copyfile(ovmf.vars_template, vars_copy)  # OVMF writes Boot#### entries (pitfall 3)
         cmd += smm_machine_args(ovmf.requires_smm)
@@ -132,13 +140,17 @@ def _use_dnsmasq(req: SmokeRequest, warnings: list[str]) -> bool:
 
 
 def validate(req: SmokeRequest) -> None:
-    if req.firmware not in ("bios", "uefi"):
+    if req.firmware not in ("bios", "uefi", None):
         raise UsageError(f"firmware must be bios or uefi, not {req.firmware!r}")
-    if req.arch not in ("amd64", "x86"):
-        raise UsageError(f"smoke boots amd64 or x86 media only, not {req.arch!r}")
+    if req.arch not in ("amd64", "x86", "arm64", None):
+        raise UsageError(
+            f"smoke boots amd64, x86 and arm64 media, not {req.arch!r} (QEMU has no IA-64 system emulator)"
+        )
+    if req.arch == "arm64" and req.firmware == "bios":
+        raise UsageError("arm64 media boot by UEFI only: use --firmware uefi (or leave it out)")
     if req.pxe_server not in ("auto", "dnsmasq", "slirp") or req.dhcp_mode not in ("full", "proxy"):
         raise UsageError("PXE server must be auto, dnsmasq or slirp and DHCP mode full or proxy")
-    if (req.uefi_ipxe or req.http_boot) and req.firmware != "uefi":
+    if (req.uefi_ipxe or req.http_boot) and req.firmware not in ("uefi", None):
         raise UsageError("--uefi-ipxe and --http-boot are UEFI boots (--firmware uefi)")
     if req.kvm not in ("off", "on", "auto"):
         raise UsageError(f"kvm must be off, on or auto, not {req.kvm!r}")
@@ -168,8 +180,13 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         vars=None if req.vars is None else Path(req.vars),
     )
     validate(req)
-    media_kind(req)
-    accel = choose_accel(req.kvm, req.firmware, req.arch)
+    req, profile = resolve_media(req, media_kind(req))
+    validate(req)
+    if req.arch == "arm64":  # no KVM for an AArch64 guest on this host: TCG, or say why not
+        if req.kvm == "on":
+            raise UsageError("--kvm on: an arm64 guest runs under TCG on this host (use --kvm off)")
+        req = replace(req, kvm="off")
+    accel = choose_accel(req.kvm, req.firmware or "bios", req.arch or "amd64")
     warnings: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="pbs-", dir="/tmp"))
     try:
@@ -178,7 +195,7 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         serial_log.parent.mkdir(parents=True, exist_ok=True)
         serial_log.write_bytes(b"")
         run = _Run(workdir, serial_log, keep)
-        timeout = req.timeout or DEFAULT_TIMEOUTS[(req.firmware, req.pxe)]
+        timeout = req.timeout or DEFAULT_TIMEOUTS[(req.firmware or "bios", req.pxe)]
         if req.pxe and _use_dnsmasq(req, warnings):
             from pebuild.qemu.pxeboot import finish, pxe_session
 
@@ -190,6 +207,7 @@ def smoke(req: SmokeRequest) -> SmokeResult:
             cmd = build_command(req, run, accel)
             result = watch(req, run, cmd, timeout)
         result.accel = accel
+        result.arch, result.firmware, result.media = req.arch, req.firmware, profile
         result.warnings = warnings + result.warnings
         if not result.ok:
             # a failed boot keeps its serial log and screen for the human who reads the verdict

@@ -34,6 +34,7 @@ class _Watch:
         self.expect = req.expect or [DEFAULT_EXPECT]
         self.compiled = [(p, re.compile(p)) for p in self.expect]
         self.markers: dict[str, float] = {}
+        self.lines: dict[str, str] = {}
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -44,8 +45,14 @@ class _Watch:
         raw = data.decode("latin-1")
         clean = strip_ansi(data)  # OVMF mixes ANSI escapes in (pitfall 9)
         for pattern, rx in self.compiled:
-            if pattern not in self.markers and (rx.search(raw) or rx.search(clean)):
-                self.markers[pattern] = self.elapsed()
+            if pattern in self.markers:
+                continue
+            for text in (clean, raw):
+                match = rx.search(text)
+                if match:
+                    self.markers[pattern] = self.elapsed()
+                    self.lines[pattern] = matched_line(text, match)
+                    break
         if self.done():
             return None
         for rx, why in _FAILURES:
@@ -67,6 +74,15 @@ class _Watch:
             return ""
         lines = [ln.strip() for ln in log.splitlines() if "Boot failed" in ln or "No bootable device" in ln]
         return f" (SeaBIOS: {lines[-1]})" if lines else ""
+
+
+def matched_line(text: str, match: re.Match[str]) -> str:
+    """The serial line a pattern matched in (what a human looks for), trimmed of control characters."""
+    start = max(text.rfind("\n", 0, match.start()), text.rfind("\r", 0, match.start())) + 1
+    ends = [i for i in (text.find("\n", match.end()), text.find("\r", match.end())) if i >= 0]
+    line = text[start : min(ends) if ends else len(text)]
+    line = "".join(ch for ch in line if ch.isprintable()).strip()
+    return line[:200] or match.group(0)
 
 
 def _stderr_reason(path: Path, returncode: int) -> str:
@@ -150,7 +166,9 @@ def watch(req: SmokeRequest, run: _Run, cmd: list[str], timeout: float) -> Smoke
         seconds = state.elapsed()
         ok = state.done()
         if ok:
-            reason = "booted: " + ", ".join(f"'{p}' at {t:.1f} s" for p, t in state.markers.items())
+            reason = "booted: " + ", ".join(
+                f"{state.lines.get(p, p)!r} at {t:.1f} s" for p, t in state.markers.items()
+            )
         else:
             reason = f"{reason}; not seen: {state.missing()}"
         if ok and req.screenshot and qmp is not None:
@@ -172,4 +190,5 @@ def watch(req: SmokeRequest, run: _Run, cmd: list[str], timeout: float) -> Smoke
         serial_log=run.serial_log,
         screenshot=shot,
         command=cmd,
+        lines=dict(state.lines),
     )
