@@ -52,6 +52,7 @@ BAD = [
     ("bad_missing_catalog/nocat.inf", "amd64", "catalog 'drv.cat' named by CatalogFile is missing"),
     ("bad_no_class/noclass.inf", "amd64", "needs both Class and ClassGuid"),
     ("bad_models_section/models.inf", "amd64", "models section [Nowhere.NTamd64], which is missing"),
+    ("bad_not_pe/notpe.inf", "amd64", "amd64/rtnet.sys is not a PE file (no MZ/PE header)"),
     (
         "bad_not_in_sourcedisks/unlisted.inf",
         "amd64",
@@ -66,6 +67,31 @@ def test_bad_packages_name_the_inf(inf: str, arch: str, fragment: str) -> None:
         validate_driver(INF / inf, arch)
     message = str(info.value)
     assert str(INF / inf) in message and fragment in message and "\n" not in message
+
+
+def test_a_driver_binary_of_another_machine_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    pkg = tmp_path / "rtnet"
+    shutil.copytree(INF / "good_net_multiarch", pkg)
+    shutil.copy(pkg / "x86" / "rtnet.sys", pkg / "amd64" / "RTNET.SYS")  # the 32-bit binary in the x64 folder
+    with pytest.raises(
+        RecipeError, match=r"rtnet.inf: amd64/RTNET.SYS is an x86 PE file but the build is for amd64"
+    ):
+        validate_driver(pkg / "rtnet.inf", "amd64")
+
+
+def test_force_unsigned_stages_a_package_without_its_catalog(tmp_path: Path) -> None:
+    import shutil
+
+    pkg = tmp_path / "rtnet"
+    shutil.copytree(INF / "good_net_multiarch", pkg)
+    (pkg / "rtnet64.cat").unlink()
+    with pytest.raises(RecipeError, match=r"catalog 'rtnet64\.cat' named by CatalogFile is missing"):
+        validate_driver(pkg / "rtnet.inf", "amd64")
+    found = validate_driver(pkg / "rtnet.inf", "amd64", force_unsigned=True)
+    assert found.catalog is None and found.files == ["amd64/RTNET.SYS", "rtnet.inf"]
+    assert found.provider == "Realtek" and found.driver_ver.startswith("06/21/2006")
 
 
 def test_unreadable_and_non_driver_inf(tmp_path: Path) -> None:

@@ -109,7 +109,9 @@ def test_plan_applied_to_a_wim_reads_back(tmp_path: Path, image_wim: Path, kit) 
     assert '"InstRoot"=hex(1):58,00,3a,00,5c,00,00,00' in software
     console = kit.hivex_export(config / "DEFAULT", "\\Console")  # name omitted = the default value
     assert "@=dword:00000007" in console and '"QuickEdit"=dword:00000000' in console
-    assert (out / "Drivers/nvstor/files/nvstor.sys").read_bytes() == b"MZ-storage"
+    assert (out / "Drivers/nvstor/files/nvstor.sys").read_bytes() == (
+        DATA / "inf/good_storage_amd64/files/nvstor.sys"
+    ).read_bytes()
     assert b"<ImageName>Windows 7 ENTERPRISE</ImageName>" in (out / "WDSClientUnattend.xml").read_bytes()
     assert b"<Password>s3</Password>" in (out / "WDSClientUnattend.xml").read_bytes()
     assert b"%MACHINENAME%" in (out / "Deploy/unattend.xml").read_bytes()
@@ -241,6 +243,9 @@ def _mixed_vendor_tree(root: Path) -> Path:
     inf = tree / "x86" / "amd64only.inf"
     inf.write_text(inf.read_text().replace("NTamd64", "NTx86"))
     inf.rename(tree / "x86" / "x86only.inf")
+    from pebuild.sample.stubs import pe_standin
+
+    (tree / "x86" / "drv.sys").write_bytes(pe_standin("drv.sys", "x86", "native"))
     return tree
 
 

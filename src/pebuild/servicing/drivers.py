@@ -68,9 +68,11 @@ class DriverPackage:
     arch: str
     class_name: str
     class_guid: str
-    catalog: Path
+    catalog: Path | None  # None only with force_unsigned (DISM /ForceUnsigned)
     #: files relative to the package directory (INF and catalog included), sorted
     files: list[str]
+    provider: str = ""
+    driver_ver: str = ""  # [Version] DriverVer: "mm/dd/yyyy,w.x.y.z"
 
 
 def _split_fields(text: str) -> list[str]:
@@ -181,8 +183,14 @@ def _arch_decorations(fields: list[str]) -> dict[str, str]:
     return found
 
 
-def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
-    """Check one INF package for `arch`: platform sections, class, catalog, every copied file present."""
+#: payloads that must be PE files of the build arch (drvload and the kernel load nothing else)
+PE_SUFFIXES = (".sys", ".dll", ".exe")
+
+
+def validate_driver(inf_path: Path, arch: str, *, force_unsigned: bool = False) -> DriverPackage:
+    """Check one INF package for `arch`: platform sections, class, catalog, every copied file present,
+    every .sys/.dll/.exe a PE file of the arch. `force_unsigned`: a missing catalog is allowed
+    (DISM /ForceUnsigned; 64-bit WinPE then needs test signing or a signature-check override)."""
     try:
         data = inf_path.read_bytes()
     except OSError as exc:
@@ -249,12 +257,19 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
         catalog_name = inf.value("version", key)
         if catalog_name:
             break
-    if not catalog_name:
-        raise fail("no CatalogFile in [Version]: the package is unsigned and 64-bit WinPE will not load it")
-    catalog = find_case_insensitive(pkg_dir, catalog_name)
-    if catalog is None or not catalog.is_file():
-        raise fail(f"catalog {catalog_name!r} named by CatalogFile is missing")
-    staged.add(catalog.relative_to(pkg_dir).as_posix())
+    catalog = find_case_insensitive(pkg_dir, catalog_name) if catalog_name else None
+    if not catalog_name and not force_unsigned:
+        raise fail(
+            "no CatalogFile in [Version]: the package is unsigned and 64-bit WinPE will not load it "
+            "(--force-unsigned stages it anyway)"
+        )
+    if catalog_name and (catalog is None or not catalog.is_file()):
+        if not force_unsigned:
+            raise fail(f"catalog {catalog_name!r} named by CatalogFile is missing")
+        catalog = None
+    if catalog is not None:
+        staged.add(catalog.relative_to(pkg_dir).as_posix())
+    _check_binaries(pkg_dir, staged, arch, fail)
     return DriverPackage(
         name=_package_name(inf_path),
         inf_path=inf_path,
@@ -263,7 +278,25 @@ def validate_driver(inf_path: Path, arch: str) -> DriverPackage:
         class_guid=class_guid,
         catalog=catalog,
         files=sorted(staged),
+        provider=inf.value("version", "Provider") or "",
+        driver_ver=inf.value("version", "DriverVer") or "",
     )
+
+
+def _check_binaries(pkg_dir: Path, staged: set[str], arch: str, fail) -> None:  # type: ignore[no-untyped-def]
+    """Every .sys/.dll/.exe the package copies must be a PE file for `arch` (pebuild.pe.check_arch)."""
+    from pebuild.pe import check_arch, is_pe
+
+    for rel in sorted(staged):
+        if not rel.lower().endswith(PE_SUFFIXES):
+            continue
+        data = (pkg_dir / rel).read_bytes()
+        if not is_pe(data):
+            raise fail(f"{rel} is not a PE file (no MZ/PE header): a driver binary for {arch} is needed")
+        try:
+            check_arch(data, arch, name=rel, error=InfError)
+        except InfError as exc:
+            raise fail(exc.message) from None
 
 
 def _copied_files(inf: Inf, install_sections: list[str], decoration: str, fail) -> set[str]:  # type: ignore[no-untyped-def]

@@ -75,10 +75,7 @@ class CaptureConfig:
                 continue
             if current is None:
                 raise RecipeError(f"{line!r} is outside any section", path=path, line=lineno)
-            glob = _unquote(line)
-            if len(glob) >= 2 and glob[1] == ":":
-                raise RecipeError(f"drive letters are not allowed in globs: {glob!r}", path=path, line=lineno)
-            current.append(glob)
+            current.append(check_glob(line, path=path, line=lineno))
         return config
 
     @classmethod
@@ -125,6 +122,30 @@ class CaptureConfig:
             if _matches_any(self.exclusion_list, prefix):
                 excluded = True
         return excluded
+
+
+def check_glob(
+    text: str, *, path: str | os.PathLike[str] | None = None, line: int | None = None
+) -> str:
+    """The one rule for a glob, at capture time and for a recipe's [wimscript] at build time.
+
+    Quotes are dropped; a drive letter is refused, not stripped: globs are relative to the
+    captured directory (`imagex /capture C: ...` excludes `\\pagefile.sys`, never
+    `C:\\pagefile.sys`), and a silently rewritten exclusion could capture what the user
+    meant to leave out.
+    """
+    glob = _unquote(text.strip())
+    if len(glob) >= 2 and glob[1] == ":":
+        suggestion = glob[2:] if glob[2:3] in ("\\", "/") else "\\" + glob[2:]
+        raise RecipeError(
+            f"drive letters are not allowed in globs: '{glob}' (globs are relative to the captured "
+            f"directory: write '{suggestion}')",
+            path=path,
+            line=line,
+        )
+    if not glob:
+        raise RecipeError("empty glob", path=path, line=line)
+    return glob
 
 
 def _unquote(text: str) -> str:
