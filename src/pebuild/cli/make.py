@@ -48,6 +48,7 @@ def _size(text: str) -> int | str:
     type=click.Choice(["auto", "2023", "2011"]),
     help="EFI boot manager set [default: the recipe's [media] boot_manager, auto].",
 )
+@click.option("--strict", is_flag=True, help="Treat build-check warnings as errors (docs/recipes.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def make(
     arch: str,
@@ -63,6 +64,7 @@ def make(
     usb_table: str,
     keep: bool,
     boot_manager: str | None,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Build WinPE media for ARCH from a recipe: edit boot.wim once, write BCDs, media tree and ISO."""
@@ -82,10 +84,11 @@ def make(
         usb_size=_size(usb_size),
         usb_table=usb_table,
         boot_manager=boot_manager,
+        strict=strict,
     )
     with progress_display("make", quiet=is_quiet() or as_json) as progress:
         result = build(req, progress)
-    for warning in result.secure_boot.get("warnings", []):
+    for warning in [*result.warnings, *result.secure_boot.get("warnings", [])]:
         click.echo(f"pebuild: warning: {warning}", err=True)
     if as_json:
         emit_json(result.to_json())

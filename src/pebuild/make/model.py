@@ -24,6 +24,7 @@ class BuildRequest:
     usb_table: str = "mbr"
     timestamp: int | None = None  # explicit build time (else SOURCE_DATE_EPOCH, else now)
     boot_manager: str | None = None  # overrides [media] boot_manager: auto | 2023 | 2011
+    strict: bool = False  # build-check warnings are errors (make/checks.py)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class BuildResult:
     usb_image: Path | None = None
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (not in the manifest)
     secure_boot: dict[str, Any] = field(default_factory=dict)  # summary line + warnings (issue 14)
+    warnings: list[str] = field(default_factory=list)  # build-check warnings (make/checks.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,4 +59,5 @@ class BuildResult:
             "recipe_sha256": self.manifest.get("recipe", {}).get("sha256"),
             "stages": {k: round(v, 3) for k, v in self.stages.items()},
             "secure_boot": self.secure_boot,
+            "warnings": list(self.warnings),
         }

@@ -26,6 +26,7 @@ from pebuild.arches import normalize_arch
 from pebuild.bcd import store_to_json
 from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
 from pebuild.fsutil import atomic_directory, copy_file, sha256_file
+from pebuild.make.checks import check_image
 from pebuild.make.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
 from pebuild.make.model import BuildRequest, BuildResult
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
@@ -131,6 +132,7 @@ class _Ctx:
     manifest: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     boot_set: Any = None  # pebuild.secureboot.bootset.BootSet, chosen in the media stage
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def media(self) -> Path:
@@ -196,6 +198,7 @@ def _run(
     if req.keep:
         result.build_dir = build_dir
     result.stages = st.seconds
+    result.warnings = ctx.warnings
     return result
 
 
@@ -212,6 +215,7 @@ def _edit_boot_wim(ctx: _Ctx, placed: list[Any]) -> None:
     os.chmod(ctx.wim_path, 0o644)
     with Wim.open(ctx.wim_path, write=True) as wim:
         index = _select_index(recipe, ctx.source, wim)
+        ctx.warnings += check_image(recipe, ctx.req, placed, wim, index)  # errors raise (make/checks.py)
         servicing = None
         if recipe.servicing_plan is not None:
             from pebuild.servicing import plan_image_edits

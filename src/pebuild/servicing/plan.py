@@ -66,15 +66,18 @@ def apply_registry_plan(
     apply_pe_settings(editor, scratch_space=plan.scratch_space, target_path=plan.target_path)
 
 
-def plan_drivers(plan: ServicingPlan, arch: str) -> list[DriverPackage]:
+def plan_drivers(plan: ServicingPlan, arch: str, warnings: list[str] | None = None) -> list[DriverPackage]:
     """Validate every package for `arch`.
 
     A named INF for another arch is an error. A folder may hold packages for several arches side
     by side (vendors ship x86/ and x64/ trees): its INFs for other arches are skipped, but a folder
-    with none for `arch` is an error naming them. Any other defect is always an error.
+    with none for `arch` is an error naming them. Any other defect is always an error. The same
+    package reached twice (the same INF, or identical files under another path) is staged once,
+    with a warning: two copies would mean two drvload lines installing one driver twice.
     """
     packages: list[DriverPackage] = []
     names: set[str] = set()
+    seen: dict[str, Path] = {}  # package digest -> the INF first staged for it
     for path in plan.driver_paths:
         infs = find_infs(path)
         if not infs:
@@ -93,6 +96,18 @@ def plan_drivers(plan: ServicingPlan, arch: str) -> list[DriverPackage]:
             more = f" (and {len(wrong) - 1} more INF files, none for {arch})" if len(wrong) > 1 else ""
             raise WrongArchError(first + more)
         for pkg in found:
+            digest = package_digest(pkg)
+            if digest in seen:
+                if warnings is not None:
+                    first = seen[digest]
+                    same = (
+                        "the same INF"
+                        if first.resolve() == pkg.inf_path.resolve()
+                        else f"the same as {first}"
+                    )
+                    warnings.append(f"drivers.paths: {pkg.inf_path} is {same}: staged once, loaded once")
+                continue
+            seen[digest] = pkg.inf_path
             base, n = pkg.name, 1
             while pkg.name.lower() in names:
                 n += 1
@@ -100,6 +115,16 @@ def plan_drivers(plan: ServicingPlan, arch: str) -> list[DriverPackage]:
             names.add(pkg.name.lower())
             packages.append(pkg)
     return packages
+
+
+def package_digest(pkg: DriverPackage) -> str:
+    """SHA-256 over the package's staged files (names and bytes): equal digests, the same package."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for rel in pkg.files:
+        digest.update(rel.lower().encode() + b"\0" + (pkg.inf_path.parent / rel).read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def plan_image_edits(

@@ -354,6 +354,8 @@ def _parse_unattend(ctx: _Ctx, value: Any, plan: ServicingPlan) -> None:
             settings[name] = v
         if kind == "wds_client":
             _check_wds_client(ctx, key, item, settings)
+        else:
+            _check_identity(ctx, key, kind, item)
         for cred_key in ("credentials", "domain_credentials"):
             if isinstance(settings.get(cred_key), dict):
                 cred = ctx.table(settings[cred_key], (*key, cred_key), {"domain", "username", "password"})
@@ -369,7 +371,49 @@ def _parse_unattend(ctx: _Ctx, value: Any, plan: ServicingPlan) -> None:
             template = ctx.local_path(ctx.string(item["template"], (*key, "template")), (*key, "template"))
             if not template.is_file():
                 raise ctx.err(f"template not found: {template}", (*key, "template"))
-        plan.unattend.append(UnattendSpec(kind=kind, path=path, template=template, settings=settings))
+        line = ctx.line_of(key)
+        location = f"{ctx.path}:{line}" if line else str(ctx.path)
+        plan.unattend.append(
+            UnattendSpec(kind=kind, path=path, template=template, settings=settings, location=location)
+        )
+
+
+#: NetBIOS computer names: 15 characters (Windows refuses longer ones in ComputerName), none of these
+COMPUTER_NAME_MAX = 15
+_BAD_NAME_CHARS = set("\\/:*?\"<>|,~!@#$^&'(){} .")
+
+
+def _check_identity(ctx: _Ctx, key: tuple[Any, ...], kind: str, item: dict[str, Any]) -> None:
+    """ComputerName length and characters; sysprep.inf values without quotes or newlines (file:line)."""
+    name = item.get("computer_name")
+    if isinstance(name, str) and "%" not in name and "{{" not in name:
+        if len(name) > COMPUTER_NAME_MAX:
+            raise ctx.err(
+                f"{name!r} is {len(name)} characters; Windows allows at most {COMPUTER_NAME_MAX} "
+                "in a computer name (NetBIOS)",
+                (*key, "computer_name"),
+            )
+        bad = sorted(set(name) & _BAD_NAME_CHARS)
+        if bad or not name or name.isdigit():
+            raise ctx.err(
+                f"{name!r} is not a valid computer name (no spaces or {''.join(bad) or 'only digits'})",
+                (*key, "computer_name"),
+            )
+    if kind != "sysprep":
+        return
+    for field_name, value in _string_items(item):
+        if any(c in value for c in '\r\n"'):
+            raise ctx.err("sysprep.inf values cannot hold quotes or newlines", (*key, *field_name))
+
+
+def _string_items(item: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    out: list[tuple[tuple[str, ...], str]] = []
+    for k, v in item.items():
+        if isinstance(v, str):
+            out.append(((*prefix, k), v))
+        elif isinstance(v, dict):
+            out += _string_items(v, (*prefix, k))
+    return out
 
 
 def _check_wds_client(

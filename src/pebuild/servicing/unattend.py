@@ -63,6 +63,7 @@ class UnattendSpec:
     path: str
     template: Path | None = None  # user template instead of the bundled one
     settings: dict[str, Any] = field(default_factory=dict)
+    location: str | None = None  # recipe file:line of the table, for errors found at render time
 
 
 def _environment(loader: jinja2.BaseLoader, autoescape: bool) -> jinja2.Environment:
@@ -145,8 +146,10 @@ def _check_inf_values(settings: Mapping[str, Any], spec: UnattendSpec) -> None:
         if isinstance(value, Mapping):
             _check_inf_values(value, spec)
         elif isinstance(value, str) and any(c in value for c in '\r\n"'):
+            where = f"{spec.location}: " if spec.location else ""
             raise RecipeError(
-                f"unattend.{spec.kind}.{key}: sysprep.inf values cannot hold quotes or newlines"
+                f"{where}unattend.{spec.kind}.{key}: sysprep.inf values cannot hold quotes or newlines "
+                "(after the recipe variables are filled in)"
             )
 
 

@@ -124,9 +124,7 @@ class CaptureConfig:
         return excluded
 
 
-def check_glob(
-    text: str, *, path: str | os.PathLike[str] | None = None, line: int | None = None
-) -> str:
+def check_glob(text: str, *, path: str | os.PathLike[str] | None = None, line: int | None = None) -> str:
     """The one rule for a glob, at capture time and for a recipe's [wimscript] at build time.
 
     Quotes are dropped; a drive letter is refused, not stripped: globs are relative to the
