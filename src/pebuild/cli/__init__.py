@@ -51,6 +51,8 @@ COMMANDS: dict[str, str] = {
     # Secure Boot (pebuild.cli.secureboot)
     "check": "pebuild.cli.secureboot:check",
     "update-media": "pebuild.cli.secureboot:update_media",
+    # Drivers of an offline image (pebuild.cli.driver)
+    "driver": "pebuild.cli.driver:driver",
 }
 
 EXAMPLES = """\
@@ -154,6 +156,7 @@ _SHORT_HELP: dict[str, str] = {
     "usb": "Write a raw FAT32 disk image (BIOS + UEFI) from a media tree.",
     "check": "Secure Boot verdicts: who signed each EFI boot program, which firmware boots it.",
     "update-media": "Put the 2023-signed boot manager on existing media (Make2023BootableMedia).",
+    "driver": "Add, list and remove drivers of a mounted image, a WIM or a media tree (DISM).",
 }
 
 

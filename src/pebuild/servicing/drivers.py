@@ -52,6 +52,13 @@ class Inf:
     def section(self, name: str) -> list[InfLine] | None:
         return self.sections.get(name.lower())
 
+    def joined(self, section: str, key: str) -> str:
+        """All fields of a key, comma-joined (DriverVer = date,version)."""
+        for entry in self.section(section) or []:
+            if entry.key is not None and entry.key.lower() == key.lower():
+                return ",".join(entry.fields)
+        return ""
+
     def value(self, section: str, key: str) -> str | None:
         for entry in self.section(section) or []:
             if entry.key is not None and entry.key.lower() == key.lower():
@@ -279,7 +286,7 @@ def validate_driver(inf_path: Path, arch: str, *, force_unsigned: bool = False) 
         catalog=catalog,
         files=sorted(staged),
         provider=inf.value("version", "Provider") or "",
-        driver_ver=inf.value("version", "DriverVer") or "",
+        driver_ver=inf.joined("version", "DriverVer"),
     )
 
 
