@@ -137,11 +137,15 @@ def add_drivers(req: DriverRequest) -> DriverResult:
             from pebuild.servicing.offline_apply import install_offline
 
             for pkg in packages:
-                entry, changed = install_offline(image, pkg)
-                if changed:
-                    result.drivers.append(entry)
-                else:
-                    result.unchanged.append(entry.name)
+                published, notes, changed = install_offline(image, pkg)
+                if not changed:
+                    result.unchanged.append(published)
+                    continue
+                entry = DriverEntry(
+                    published, "offline", pkg.inf_path.name, pkg.class_name, pkg.provider, pkg.driver_ver,
+                    f"{INF_DIR}/{published}", notes=notes,
+                )  # fmt: skip
+                result.drivers.append(entry)
         else:
             _stage(image, packages, result)
         image.commit()

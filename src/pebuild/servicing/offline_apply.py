@@ -20,20 +20,14 @@ INF_DIR = "Windows/INF"
 DRIVER_DB = "HKLM\\DRIVERS\\DriverDatabase"
 
 
-def install_offline(image: ServicedImage, pkg: DriverPackage) -> tuple[object, bool]:
-    """(DriverEntry, changed): changed is False when the same package is installed already."""
-    from pebuild.servicing.drivertool import DriverEntry
-
+def install_offline(image: ServicedImage, pkg: DriverPackage) -> tuple[str, list[str], bool]:
+    """(published name oem<N>.inf, notes, changed); changed is False when it is installed already."""
     plan = plan_offline(pkg)
     store = f"{REPOSITORY}/{plan.store_name}"
     inf_bytes = pkg.inf_path.read_bytes()
     published = _published_as(image, plan.store_name)
-    entry = DriverEntry(
-        published or "", "offline", pkg.inf_path.name, pkg.class_name, pkg.provider, pkg.driver_ver, ""
-    )
     if published is not None:
-        entry.path = f"{INF_DIR}/{published}"
-        return entry, False
+        return published, [], False
     editor = RegistryEditor(image.read)
     _files(image, plan)
     _services(editor, plan)
@@ -47,9 +41,7 @@ def install_offline(image: ServicedImage, pkg: DriverPackage) -> tuple[object, b
         _driver_database(editor, plan, published)
     for hive, data in editor.serialized(timestamp=build_time()).items():
         image.add(image.real_path(hive), data)
-    entry.name, entry.path = published, f"{INF_DIR}/{published}"
-    entry.notes = [f"services: {', '.join(s.name for s in plan.services)}", *plan.deferred]
-    return entry, True
+    return published, [f"services: {', '.join(s.name for s in plan.services)}", *plan.deferred], True
 
 
 def _files(image: ServicedImage, plan: OfflinePlan) -> None:
