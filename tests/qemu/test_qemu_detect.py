@@ -134,10 +134,10 @@ def test_x86_uefi_media_boot_without_arch_and_the_verdict_names_the_line(
 ) -> None:
     require_tool("qemu-system-x86_64")
     proc = run_pebuild(
-        "smoke", str(media["x86.iso"]), "--firmware", "uefi", "--expect", r"bootia32\.efi fw=\S+"
+        "smoke", str(media["x86.iso"]), "--firmware", "uefi", "--expect", r"bootia32\.efi 2023 fw=\S+"
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("PASS x86 uefi: booted: 'PEBUILD-SAMPLE bootia32.efi fw=EDK II' at ")
+    assert proc.stdout.startswith("PASS x86 uefi: booted: 'PEBUILD-SAMPLE bootia32.efi 2023 fw=EDK II' at ")
     assert r"\S+" not in proc.stdout  # the matched line, not the regex
 
 
@@ -150,5 +150,5 @@ def test_arm64_media_boot_under_qemu_system_aarch64_with_aavmf(media: dict[str, 
     assert data["ok"] and (data["arch"], data["firmware"]) == ("arm64", "uefi")
     assert Path(data["command"][0]).name == "qemu-system-aarch64"
     assert "virt" in data["command"] and "AAVMF" in " ".join(data["command"])
-    assert list(data["matched"].values()) == ["PEBUILD-SAMPLE bootaa64.efi fw=EDK II"]
+    assert list(data["matched"].values()) == ["PEBUILD-SAMPLE bootaa64.efi 2023 fw=EDK II"]
     assert data["media"]["uefi_arches"] == ["arm64"]

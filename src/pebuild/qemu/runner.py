@@ -163,7 +163,7 @@ def validate(req: SmokeRequest) -> None:
             re.compile(pattern)
         except re.error as exc:
             raise UsageError(f"bad --expect regex {pattern!r}: {exc}") from None
-    if req.secure_boot and (req.firmware != "uefi" or req.arch != "amd64"):
+    if req.secure_boot and (req.firmware not in ("uefi", None) or req.arch not in ("amd64", None)):
         raise UsageError("--secure-boot needs --firmware uefi and --arch amd64 (OVMF_CODE_4M.secboot.fd)")
     if req.screenshot is not None and req.screenshot.suffix.lower() != ".png":
         raise UsageError(f"screenshot must be a .png file: {req.screenshot}")
@@ -179,6 +179,8 @@ def smoke(req: SmokeRequest) -> SmokeResult:
         screenshot=None if req.screenshot is None else Path(req.screenshot),
         vars=None if req.vars is None else Path(req.vars),
     )
+    if req.secure_boot and req.firmware is None:  # Secure Boot is a UEFI boot, even of dual media
+        req = replace(req, firmware="uefi")
     validate(req)
     req, profile = resolve_media(req, media_kind(req))
     validate(req)
