@@ -32,7 +32,7 @@ from pebuild.make.model import BuildRequest, BuildResult
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
 from pebuild.progress import Progress, ProgressEvent
-from pebuild.recipe import Recipe, load_recipe
+from pebuild.recipe import Recipe, load_recipe, overlays_dir
 from pebuild.source import EFI_NAME, open_source
 
 STAGES = ("recipe", "source", "image", "boot", "media", "iso", "pxe", "usb", "manifest")
@@ -493,8 +493,13 @@ def _portable_settings(settings: dict[str, Any], base: Path) -> dict[str, Any]:
     def rel(value: Any) -> Any:
         return os.path.relpath(value, base) if isinstance(value, str) and os.path.isabs(value) else value
 
+    def overlay(value: Any) -> Any:
+        # a shipped overlay by its name: site-packages and a checkout hold it at different paths
+        is_shipped = isinstance(value, str) and Path(value).parent == overlays_dir()
+        return Path(value).name if is_shipped else rel(value)
+
     out = dict(settings)
-    out["overlays"] = [rel(p) for p in out.get("overlays") or []]
+    out["overlays"] = [overlay(p) for p in out.get("overlays") or []]
     out["source"] = rel(out.get("source"))
     files = out.get("files")
     if isinstance(files, dict):

@@ -1,6 +1,6 @@
 """TOML recipes: settings declared once (model.py), loaded and checked with file:line (loader.py)."""
 
-from pebuild.recipe.loader import Location, Recipe, load_recipe, overlays_dir, servicing_sections
+from pebuild.recipe.loader import Location, Recipe, load_recipe, servicing_sections
 from pebuild.recipe.model import (
     ARCHES,
     BcdSettings,
@@ -16,6 +16,7 @@ from pebuild.recipe.model import (
     WimscriptSettings,
     walk_settings,
 )
+from pebuild.recipe.shipped import ShippedItem, catalog, find_shipped, overlays_dir, recipes_dir
 
 __all__ = [
     "ARCHES",
@@ -30,10 +31,14 @@ __all__ = [
     "PxeSettings",
     "Recipe",
     "RecipeSettings",
+    "ShippedItem",
     "StartupSettings",
     "WimscriptSettings",
+    "catalog",
+    "find_shipped",
     "load_recipe",
     "overlays_dir",
+    "recipes_dir",
     "servicing_sections",
     "walk_settings",
 ]

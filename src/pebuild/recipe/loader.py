@@ -23,15 +23,11 @@ from pebuild.errors import PebuildError, RecipeError, UsageError
 from pebuild.fsutil import normalize_image_path
 from pebuild.recipe._lines import LineIndex, PathKey
 from pebuild.recipe.model import RecipeSettings, fields_of, is_section, toml_key
+from pebuild.recipe.shipped import is_bare_name, overlays_dir, resolve_recipe_path, shipped_recipe_names
 
 SPECIAL_KEYS = ("include", "profiles")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _LABEL = re.compile(r"^[A-Za-z0-9_ .\-]+$")
-
-
-def overlays_dir() -> Path:
-    """The shipped overlays/ directory (repository root, beside src/)."""
-    return Path(__file__).resolve().parents[3] / "overlays"
 
 
 def servicing_sections() -> tuple[str, ...]:
@@ -349,8 +345,16 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
 
 
 def load_recipe(path: str | Path, *, profile: str | None = None) -> Recipe:
-    """Read, check and merge a recipe with its includes; apply `profile` when given."""
-    main = Path(path)
+    """Read, check and merge a recipe with its includes; apply `profile` when given.
+
+    A bare name (`capture`) that is no file in the working directory is the shipped recipe.
+    """
+    main = resolve_recipe_path(path)
+    if not main.exists() and is_bare_name(path):
+        names = ", ".join(shipped_recipe_names())
+        raise RecipeError(
+            f"recipe file not found, and no shipped recipe of that name (shipped: {names})", path=main
+        )
     files: list[_File] = []
     _collect(main, files, stack=[], via=None)
     extra = (*SPECIAL_KEYS, *servicing_sections())
@@ -417,7 +421,7 @@ def _collect(path: Path, out: list[_File], stack: list[Path], via: tuple[_File, 
     if not isinstance(includes, list) or not all(isinstance(x, str) for x in includes):
         raise f.err("include: expected an array of recipe paths", ("include",))
     for i, inc in enumerate(includes):
-        _collect(path.parent / inc, out, [*stack, resolved], (f, i))
+        _collect(resolve_recipe_path(inc, path.parent), out, [*stack, resolved], (f, i))
     out.append(f)
 
 
