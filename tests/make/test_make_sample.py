@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from _helpers import REPO_ROOT
-
 EFI = {"x86": "bootia32.efi", "amd64": "bootx64.efi", "arm64": "bootaa64.efi", "ia64": "bootia64.efi"}
 
 pytestmark = pytest.mark.skipif(
@@ -25,7 +23,7 @@ def test_capture_recipe_from_sample(tmp_path: Path, run_pebuild, arch: str) -> N
         "make",
         arch,
         "--recipe",
-        str(REPO_ROOT / "recipes" / "capture.toml"),
+        "capture",  # the shipped recipe by name, as after `pipx install pebuild` (no checkout)
         "--source",
         "sample",
         "-o",
@@ -36,6 +34,7 @@ def test_capture_recipe_from_sample(tmp_path: Path, run_pebuild, arch: str) -> N
         str(tmp_path / "m.json"),
         "--json",
         env={"SOURCE_DATE_EPOCH": "1700000000"},
+        cwd=tmp_path,
         check=True,
     )
     summary = json.loads(proc.stdout)
@@ -46,3 +45,5 @@ def test_capture_recipe_from_sample(tmp_path: Path, run_pebuild, arch: str) -> N
     manifest = json.loads((tmp_path / "m.json").read_text())
     assert manifest["pe_files"]["image:Windows/System32/imagex.exe"]["arch"] == arch
     assert manifest["source"]["kind"] == "sample"
+    assert manifest["recipe"]["path"] == "capture.toml"
+    assert manifest["recipe"]["settings"]["overlays"] == ["imagex", "wimscript"]

@@ -15,8 +15,6 @@ from typing import Any
 
 import click
 
-from pebuild import __version__
-
 #: verb -> "module:attribute"; each module owns its verbs.
 COMMANDS: dict[str, str] = {
     # WIM engine (pebuild.cli.wim)
@@ -53,19 +51,24 @@ COMMANDS: dict[str, str] = {
     "update-media": "pebuild.cli.secureboot:update_media",
     # Drivers of an offline image (pebuild.cli.driver)
     "driver": "pebuild.cli.driver:driver",
+    # Installation: shipped recipes, system dependencies (pebuild.cli.recipes, pebuild.cli.doctor)
+    "recipes": "pebuild.cli.recipes:recipes",
+    "doctor": "pebuild.cli.doctor:doctor",
 }
 
 EXAMPLES = """\
 Examples:
 
 \b
-  pebuild make amd64 --recipe recipes/capture.toml -o winpe.iso   build a capture CD
-  pebuild make amd64 --recipe recipes/rescue.toml --source sample -o rescue.iso
+  pebuild make amd64 --recipe capture -o winpe.iso                a shipped recipe: a capture CD
+  pebuild make amd64 --recipe my.toml --source sample -o rescue.iso
+  pebuild recipes show rescue > my.toml                           copy a shipped recipe to edit
   pebuild smoke winpe.iso --firmware uefi                         QEMU smoke boot in CI
   pebuild info boot.wim --json                                    list the images of a WIM
   pebuild mount boot.wim mnt --index 2 && pebuild commit mnt      edit an image without root
   pebuild bcd show media/boot/bcd                                 bcdedit /enum all
   pebuild oscdimg -m -o -u2 -udfver102 -bootdata:2#p0,e,bfw/etfsboot.com#pEF,e,bfw/efisys.bin media out.iso
+  pebuild doctor                                                  which system tools work, which are missing
 
 Exit codes: 0 ok, 1 boot failed, 2 usage, 3 recipe, 4 source, 5 bad input file,
 6 missing tool, 7 mount state, 8 output, 70 internal error (see docs/exit-codes.md).
@@ -157,6 +160,8 @@ _SHORT_HELP: dict[str, str] = {
     "check": "Secure Boot verdicts: who signed each EFI boot program, which firmware boots it.",
     "update-media": "Put the 2023-signed boot manager on existing media (Make2023BootableMedia).",
     "driver": "Add, list and remove drivers of a mounted image, a WIM or a media tree (DISM).",
+    "recipes": "List the shipped recipes and overlays; print one to copy and edit.",
+    "doctor": "Check the system tools pebuild uses; name the Debian packages.",
 }
 
 
@@ -170,8 +175,24 @@ def _unavailable(name: str) -> click.Command:
     return cmd
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from pebuild import installed_version
+
+    click.echo(f"pebuild, version {installed_version()}")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="pebuild")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the installed version (package metadata) and exit.",
+)
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.pass_context

@@ -95,3 +95,16 @@ def progress_display(
             bar.update(task, completed=event.done, total=event.total, note=note)
 
         yield update
+
+
+def complete_recipe(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for --recipe: files (the shell completes those) and shipped recipe names.
+
+    The file item comes first: click's bash script clears earlier candidates when it meets one.
+    """
+    from click.shell_completion import CompletionItem
+
+    from pebuild.recipe.shipped import shipped_recipe_names
+
+    names = [CompletionItem(n) for n in shipped_recipe_names() if n.startswith(incomplete)]
+    return [CompletionItem(incomplete, type="file"), *names]

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from pebuild.cli._common import ARCH, emit_json, is_quiet, progress_display
+from pebuild.cli._common import ARCH, complete_recipe, emit_json, is_quiet, progress_display
 
 MAKE_EPILOG = """\b
 Examples:
-  pebuild make amd64 --recipe recipes/capture.toml --source sample -o capture.iso
-  pebuild make x86 --recipe recipes/rescue.toml --source /mnt/adk -o rescue.iso --manifest rescue.json
-  pebuild make amd64 --recipe recipes/capture.toml --source win11.iso --profile lab -o lab.iso --pxe tftp/
+  pebuild make amd64 --recipe capture --source sample -o capture.iso      a shipped recipe (pebuild recipes)
+  pebuild make x86 --recipe rescue.toml --source /mnt/adk -o rescue.iso --manifest rescue.json
+  pebuild make amd64 --recipe capture --source win11.iso --profile lab -o lab.iso --pxe tftp/
   SOURCE_DATE_EPOCH=1700000000 pebuild make amd64 --recipe r.toml -o a.iso   # byte-identical rebuilds
 """
 
@@ -25,7 +25,14 @@ def _size(text: str) -> int | str:
 
 @click.command(epilog=MAKE_EPILOG)
 @click.argument("arch", type=ARCH)
-@click.option("--recipe", "-r", required=True, type=click.Path(path_type=Path), help="Recipe TOML file.")
+@click.option(
+    "--recipe",
+    "-r",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Recipe TOML file, or the name of a shipped recipe (see `pebuild recipes`).",
+    shell_complete=complete_recipe,
+)
 @click.option(
     "--source", "-s", help="sample, an ADK/WAIK kit, an install .iso or tree, a copype tree or a WIM."
 )

@@ -136,7 +136,7 @@ Examples:
 
 \b
   pebuild sample-source build/kit --arch amd64
-  pebuild make amd64 --source build/kit --recipe recipes/capture.toml -o winpe.iso
+  pebuild make amd64 --source build/kit --recipe capture -o winpe.iso
   pebuild make amd64 --source sample ...      (the same kit, built once into ~/.cache/pebuild)
 """
 
