@@ -8,10 +8,11 @@ PEBUILD     := $(VENV)/bin/pebuild
 DEB_PKGS    := $(shell grep -v '^\s*\#' .ci/debian-packages.txt | tr '\n' ' ')
 STAMP_DEB   := $(VENV)/.deb-installed
 STAMP_PY    := $(VENV)/.py-installed
+WHEELHOUSE  := $(VENV)/wheelhouse
 PYTEST_ARGS ?=
 DEMO_DIR    ?= build/demo
 
-.PHONY: setup test lint bench demo smoke clean help
+.PHONY: setup test lint bench demo smoke clean help dist containerfile
 
 help:
 	@echo "make demo   build a WinPE ISO from the built-in sample source and smoke-boot it (BIOS + UEFI)"
@@ -19,6 +20,8 @@ help:
 	@echo "make lint   ruff check + ruff format --check"
 	@echo "make bench  run the benchmarks in bench/ against the reference tools"
 	@echo "make setup  only install (Debian packages when root, Python package into $(VENV))"
+	@echo "make dist   build the sdist and wheel into dist/ (what pip, pipx and the Containerfile install)"
+	@echo "make containerfile  re-render the Containerfile's package list from .ci/debian-packages.txt"
 
 setup: $(STAMP_DEB) $(STAMP_PY)
 
@@ -41,7 +44,13 @@ $(STAMP_PY): pyproject.toml
 	  || { echo "setup: pip could not install pebuild[test] into $(VENV)" >&2; exit 1; }
 	@touch $@
 
-test: setup
+# The lowest versions pyproject.toml allows, as wheels: tests/packaging installs the built wheel
+# with them from here alone (offline), so `make test` proves the lower bounds.
+$(WHEELHOUSE)/lowest.txt: pyproject.toml .ci/wheelhouse.py | $(STAMP_PY)
+	@$(PY) .ci/wheelhouse.py $(WHEELHOUSE) \
+	  || { echo "setup: could not fill $(WHEELHOUSE) with the lowest dependency versions" >&2; exit 1; }
+
+test: setup $(WHEELHOUSE)/lowest.txt
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: setup
@@ -62,9 +71,15 @@ smoke: setup
 
 demo: setup
 	@mkdir -p $(DEMO_DIR)
-	$(PEBUILD) make amd64 --recipe recipes/capture.toml --source sample -o $(DEMO_DIR)/winpe.iso --manifest $(DEMO_DIR)/manifest.json
+	$(PEBUILD) make amd64 --recipe capture --source sample -o $(DEMO_DIR)/winpe.iso --manifest $(DEMO_DIR)/manifest.json
 	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com'
 	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi'
 
+dist: setup
+	rm -rf dist && $(PY) -m build --outdir dist .
+
+containerfile: setup
+	$(PY) .ci/containerfile.py
+
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build dist .pytest_cache
