@@ -10,6 +10,7 @@ prove those bounds. Nothing of the checkout is on that venv's sys.path.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -70,51 +71,36 @@ class Installed:
     sdist: Path
     wheel: Path
     venv: Path
-    work: Path  # an empty directory outside the checkout: every command runs there
     pins: list[str]
 
     @property
     def pebuild(self) -> str:
         return str(self.venv / "bin" / "pebuild")
 
-    def env(self) -> dict[str, str]:
+    def env(self, cwd: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-        env.update(XDG_STATE_HOME=str(self.work / ".state"), XDG_CACHE_HOME=str(self.work / ".cache"))
+        env.update(XDG_STATE_HOME=str(cwd / ".state"), XDG_CACHE_HOME=str(cwd / ".cache"))
         env["SOURCE_DATE_EPOCH"] = "1700000000"
         return env
 
-    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(self, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """The installed `pebuild`, from `cwd` (a test's own directory, outside the checkout)."""
         return subprocess.run(
-            [self.pebuild, *args],
-            capture_output=True,
-            text=True,
-            cwd=self.work,
-            env=self.env(),
-            timeout=timeout,
+            [self.pebuild, *args], capture_output=True, text=True, cwd=cwd, env=self.env(cwd), timeout=timeout
         )
 
-    def python(self, code: str) -> subprocess.CompletedProcess[str]:
+    def python(self, cwd: Path, code: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.venv / "bin" / "python"), "-c", code],
             capture_output=True,
             text=True,
-            cwd=self.work,
-            env=self.env(),
+            cwd=cwd,
+            env=self.env(cwd),
             timeout=120,
         )
 
 
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    if importlib.util.find_spec("build") is None:
-        _unavailable("the `build` package is not installed (pip install -e '.[test]')")
-    wheelhouse = Path(os.environ.get("PEBUILD_WHEELHOUSE", Path(sys.prefix) / "wheelhouse"))
-    pins = _wheelhouse_module().lowest_pins()
-    recorded = wheelhouse / "lowest.txt"
-    if not recorded.is_file() or recorded.read_text().split() != pins:
-        _unavailable(f"no wheelhouse with {' '.join(pins)} at {wheelhouse}: run `make setup`")
-
-    root = tmp_path_factory.mktemp("packaging")
+def _build_and_install(root: Path, wheelhouse: Path) -> Installed:
     tree = root / "clone"  # only what a clean clone has; the build must not write into the checkout
     shutil.copytree(
         PACKAGE_DIR, tree / "src" / "pebuild", symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
@@ -124,12 +110,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         shutil.copy2(REPO_ROOT / name, tree / name)
     dist = root / "dist"
     env = _offline_pip_env(wheelhouse)
-    proc = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(dist), str(tree)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    build = [sys.executable, "-m", "build", "--outdir", str(dist), str(tree)]
+    proc = subprocess.run(build, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (sdist,) = dist.glob("pebuild-*.tar.gz")
     (wheel,) = dist.glob("pebuild-*.whl")
@@ -137,26 +119,45 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     runtime = _wheelhouse_module().lowest_pins(build=False)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "install",
-            "-q",
-            str(wheel),
-            *runtime,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q"]
+    proc = subprocess.run([*pip, str(wheel), *runtime], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    work = root / "work"
-    work.mkdir()
-    return Installed(sdist, wheel, venv, work, runtime)
+    return Installed(sdist, wheel, venv, runtime)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """Built and installed once per test session, shared by the xdist workers through a lock file.
+
+    (--dist loadgroup cannot keep these tests on one worker: with pytest 9.2 xdist's group
+    suffix no longer takes effect, pytest-xdist issue #1386.)
+    """
+    if importlib.util.find_spec("build") is None:
+        _unavailable("the `build` package is not installed (pip install -e '.[test]')")
+    wheelhouse = Path(os.environ.get("PEBUILD_WHEELHOUSE", Path(sys.prefix) / "wheelhouse"))
+    pins = _wheelhouse_module().lowest_pins()
+    recorded = wheelhouse / "lowest.txt"
+    if not recorded.is_file() or recorded.read_text().split() != pins:
+        _unavailable(f"no wheelhouse with {' '.join(pins)} at {wheelhouse}: run `make setup`")
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one per session
+    root, record = shared / "packaging-wheel", shared / "packaging-wheel.json"
+    with open(shared / "packaging-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            if root.exists():
+                shutil.rmtree(root)  # a worker that failed half-way
+            root.mkdir()
+            built = _build_and_install(root, wheelhouse)
+            record.write_text(json.dumps({k: str(v) for k, v in vars(built).items() if k != "pins"}))
+        data = json.loads(record.read_text())
+    return Installed(
+        Path(data["sdist"]),
+        Path(data["wheel"]),
+        Path(data["venv"]),
+        _wheelhouse_module().lowest_pins(build=False),
+    )
 
 
 def test_wheel_and_sdist_hold_every_package_file(installed: Installed) -> None:
@@ -185,18 +186,20 @@ def test_wheel_and_sdist_hold_every_package_file(installed: Installed) -> None:
         assert listed.isfile(), "the sdist must hold the package list itself, not a link out of the tree"
 
 
-def test_installed_tool_runs_outside_the_checkout(installed: Installed) -> None:
-    proc = installed.python("import sys, pebuild; print(pebuild.__file__); print('\\n'.join(sys.path))")
+def test_installed_tool_runs_outside_the_checkout(installed: Installed, tmp_path: Path) -> None:
+    proc = installed.python(
+        tmp_path, "import sys, pebuild; print(pebuild.__file__); print('\\n'.join(sys.path))"
+    )
     assert proc.returncode == 0, proc.stderr
     where, *path = proc.stdout.splitlines()
     assert Path(where).is_relative_to(installed.venv), where
     assert not [p for p in path if p and Path(p).resolve().is_relative_to(REPO_ROOT)], path
-    proc = installed.run("--version")
+    proc = installed.run(tmp_path, "--version")
     assert proc.returncode == 0 and proc.stdout == f"pebuild, version {pebuild.__version__}\n"
 
 
-def test_installed_with_the_lowest_dependency_versions(installed: Installed) -> None:
-    proc = installed.run("doctor", "--json")
+def test_installed_with_the_lowest_dependency_versions(installed: Installed, tmp_path: Path) -> None:
+    proc = installed.run(tmp_path, "doctor", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] is True and report["pebuild"] == pebuild.__version__
@@ -206,12 +209,12 @@ def test_installed_with_the_lowest_dependency_versions(installed: Installed) -> 
         assert f"{name} {version}" in python_row["detail"].replace("Jinja2", "jinja2"), python_row
     listed = parse_package_list((REPO_ROOT / ".ci" / "debian-packages.txt").read_text())
     assert report["debian_packages"] == list(listed)  # the list travels in the wheel
-    text = installed.run("doctor")
+    text = installed.run(tmp_path, "doctor")
     assert text.returncode == 0 and "verdict: ok" in text.stdout
 
 
-def test_installed_recipes(installed: Installed) -> None:
-    proc = installed.run("recipes")
+def test_installed_recipes(installed: Installed, tmp_path: Path) -> None:
+    proc = installed.run(tmp_path, "recipes")
     assert proc.returncode == 0, proc.stderr
     assert [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ")][:4] == [
         "capture",
@@ -219,13 +222,13 @@ def test_installed_recipes(installed: Installed) -> None:
         "rescue",
         "smoke",
     ]
-    where = installed.run("recipes", "show", "capture", "--path")
+    where = installed.run(tmp_path, "recipes", "show", "capture", "--path")
     assert Path(where.stdout.strip()).is_relative_to(installed.venv)
-    shown = installed.run("recipes", "show", "capture")
+    shown = installed.run(tmp_path, "recipes", "show", "capture")
     assert shown.stdout == (REPO_ROOT / "recipes" / "capture.toml").read_text()
 
 
-def test_rich_progress_at_its_lowest_version(installed: Installed) -> None:
+def test_rich_progress_at_its_lowest_version(installed: Installed, tmp_path: Path) -> None:
     """The progress bar (only drawn on a terminal, so `make` in a pipe never shows it) with rich's lower bound."""
     code = (
         "import io\n"
@@ -238,7 +241,7 @@ def test_rich_progress_at_its_lowest_version(installed: Installed) -> None:
         "    p(ProgressEvent('write', 1_500_000, 417_900_000))\n"
         "print(out.getvalue())\n"
     )
-    proc = installed.python(code)
+    proc = installed.python(tmp_path, code)
     assert proc.returncode == 0, proc.stderr
     assert "2/9 steps" in proc.stdout and "1.5/417.9 MB" in proc.stdout
 
@@ -252,9 +255,10 @@ def test_main_job_and_smoke_boot_from_the_wheel(installed: Installed, tmp_path: 
     require_tool("qemu-system-x86_64")
     args = ["make", "amd64", "--recipe", "capture", "--source", "sample", "-o", "w.iso"]
     args += ["--manifest", "m.json", "--pxe", "pxe", "--usb", "usb.img"]
-    proc = installed.run(*args)
+    work = tmp_path / "wheel"
+    work.mkdir()
+    proc = installed.run(work, *args)
     assert proc.returncode == 0, proc.stderr
-    work = installed.work
     manifest = json.loads((work / "m.json").read_text())
     assert manifest["recipe"]["path"] == "capture.toml"
     assert manifest["recipe"]["settings"]["overlays"] == ["imagex", "wimscript"]
@@ -280,6 +284,7 @@ def test_main_job_and_smoke_boot_from_the_wheel(installed: Installed, tmp_path: 
             assert (work / "pxe" / rel).read_bytes() == (checkout / "pxe" / rel).read_bytes(), rel
 
     proc = installed.run(
+        work,
         "smoke",
         "w.iso",
         "--firmware",
