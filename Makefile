@@ -12,7 +12,7 @@ WHEELHOUSE  := $(VENV)/wheelhouse
 PYTEST_ARGS ?=
 DEMO_DIR    ?= build/demo
 
-.PHONY: setup test lint bench demo smoke clean help dist containerfile
+.PHONY: setup test lint bench demo smoke clean help dist containerfile wheelhouse
 
 help:
 	@echo "make demo   build a WinPE ISO from the built-in sample source and smoke-boot it (BIOS + UEFI)"
@@ -49,6 +49,8 @@ $(STAMP_PY): pyproject.toml
 $(WHEELHOUSE)/lowest.txt: pyproject.toml .ci/wheelhouse.py | $(STAMP_PY)
 	@$(PY) .ci/wheelhouse.py $(WHEELHOUSE) \
 	  || { echo "setup: could not fill $(WHEELHOUSE) with the lowest dependency versions" >&2; exit 1; }
+
+wheelhouse: setup $(WHEELHOUSE)/lowest.txt
 
 test: setup $(WHEELHOUSE)/lowest.txt
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
