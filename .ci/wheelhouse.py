@@ -1,6 +1,6 @@
 """Fill a wheelhouse with pebuild's dependencies at the LOWEST versions pyproject.toml allows.
 
-`make setup` runs it once (it needs the package index); `make test` then builds
+`make wheelhouse` (and so `make test`) runs it once (it needs the package index); the test then builds
 pebuild's sdist and wheel and installs the wheel into a fresh venv from this
 folder alone (pip --no-index), so that test is offline and proves the lower
 bounds: the installed tool builds and boots media with exactly these versions.

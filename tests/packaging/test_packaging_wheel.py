@@ -2,7 +2,7 @@
 
 Once per session (tests share the `installed` fixture; one xdist group): `python -m
 build` makes the sdist and then the wheel from the unpacked sdist, with build
-isolation, offline, from the wheelhouse `make setup` filled (setuptools at the
+isolation, offline, from the wheelhouse `make wheelhouse` filled (setuptools at the
 build-system lower bound). The wheel goes into a new venv together with pebuild's
 dependencies at their lowest declared versions, so the main job and a smoke boot
 prove those bounds. Nothing of the checkout is on that venv's sys.path.
