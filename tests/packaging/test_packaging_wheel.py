@@ -138,7 +138,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     pins = _wheelhouse_module().lowest_pins()
     recorded = wheelhouse / "lowest.txt"
     if not recorded.is_file() or recorded.read_text().split() != pins:
-        _unavailable(f"no wheelhouse with {' '.join(pins)} at {wheelhouse}: run `make wheelhouse` (`make test` does)")
+        _unavailable(
+            f"no wheelhouse with {' '.join(pins)} at {wheelhouse}: run `make wheelhouse` (`make test` does)"
+        )
 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one per session
