@@ -66,6 +66,8 @@ def test_bare_name_is_the_shipped_recipe_unless_a_file_is_there(tmp_path: Path, 
     mine = load_recipe("capture.toml")
     assert mine.path == Path("capture.toml") and mine.settings.media.label == "MINE"
     assert load_recipe("capture").path == recipes_dir() / "capture.toml"  # no file named 'capture'
+    Path("rescue").mkdir()  # a folder of that name is no recipe file: the shipped one still wins
+    assert load_recipe("rescue").path == recipes_dir() / "rescue.toml"
     Path("capture").write_text('[media]\nlabel = "BARE"\n')
     assert load_recipe("capture").settings.media.label == "BARE"
 

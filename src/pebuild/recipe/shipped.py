@@ -107,7 +107,7 @@ def resolve_recipe_path(value: str | Path, base: Path | None = None) -> Path:
     """`value` itself when that file exists (relative to `base` or the working directory),
     else the shipped recipe a bare name means, else `value` unchanged (the loader reports it)."""
     given = Path(value) if base is None else base / value
-    if given.exists():
+    if given.is_file():
         return given
     return shipped_recipe(value) or given
 
