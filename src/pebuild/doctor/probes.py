@@ -1,8 +1,8 @@
 """How `pebuild doctor` probes one row of its table: each kind looks where pebuild itself looks.
 
-Programs are searched on the PATH given (a test passes one without dnsmasq);
-rows marked `sbin` also look in /usr/sbin and /sbin because pebuild does
-(sdi.py runs mkntfs from there). OVMF is found by pebuild.qemu.firmware's own
+Programs are searched on the PATH given; rows marked `sbin` also look in
+/usr/sbin and /sbin because pebuild does (sdi.py runs mkntfs, qemu/netboot.py
+dnsmasq and nginx from there) and a non-root user's PATH lacks them. OVMF is found by pebuild.qemu.firmware's own
 rules (QEMU firmware descriptors, then known paths), libwim by the binding's.
 """
 
