@@ -15,7 +15,7 @@ class Check:
     """One system dependency.
 
     `probe` names a function in pebuild.doctor.probes.PROBES (program, library, file,
-    nic-rom, ovmf, descriptor, python); `target` is what it looks for. `core`: `pebuild
+    nic-rom, ovmf, ovmf-secboot, descriptor, python); `target` is what it looks for. `core`: `pebuild
     make` cannot run at all without it, so doctor exits non-zero when it is missing.
     `sbin`: pebuild itself also looks in /usr/sbin and /sbin (a non-root PATH lacks them).
     """
@@ -78,6 +78,14 @@ CHECKS: tuple[Check, ...] = (
     Check("OVMF x86_64", "ovmf", "amd64", "ovmf", ("smoke",), "smoke --firmware uefi"),
     Check("OVMF ia32", "ovmf", "x86", "ovmf-ia32", ("smoke",), "smoke --arch x86 --firmware uefi"),
     Check(
+        "OVMF Secure Boot",
+        "ovmf-secboot",
+        "amd64",
+        "ovmf",
+        ("smoke",),
+        "smoke --secure-boot (enrolled keys, SMM)",
+    ),
+    Check(
         "iPXE ROMs",
         "nic-rom",
         "efi-e1000.rom",
@@ -117,9 +125,21 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check("AAVMF aarch64", "descriptor", "aarch64", "qemu-efi-aarch64", (), "arm64 UEFI firmware for QEMU"),
     Check(
-        "sbverify", "program", "sbverify", "sbsigntool", (), "Secure Boot signature checks of boot programs"
+        "sbverify",
+        "program",
+        "sbverify",
+        "sbsigntool",
+        (),
+        "independent Authenticode verifier (pebuild check verifies on its own)",
     ),
-    Check("osslsigncode", "program", "osslsigncode", "osslsigncode", (), "Authenticode checks of PE files"),
+    Check(
+        "osslsigncode",
+        "program",
+        "osslsigncode",
+        "osslsigncode",
+        (),
+        "independent Authenticode verifier and nested signatures",
+    ),
     # --- independent readers: how tests and users check what pebuild wrote
     Check("wimlib-imagex", "program", "wimlib-imagex", "wimtools", (), "independent WIM reader"),
     Check("hivexsh", "program", "hivexsh", "libhivex-bin", (), "independent registry hive reader"),

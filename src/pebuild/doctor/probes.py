@@ -108,6 +108,18 @@ def probe_ovmf(check: Check, _search_path: str) -> Finding:
     return Finding(True, f"{ovmf.code}{how}", path=str(ovmf.code))
 
 
+def probe_secure_boot_ovmf(check: Check, _search_path: str) -> Finding:
+    """OVMF's Secure Boot build with an enrolled store, as `pebuild smoke --secure-boot` picks it."""
+    from pebuild.errors import ToolError
+    from pebuild.qemu.firmware import find_secure_boot_ovmf
+
+    try:
+        ovmf = find_secure_boot_ovmf()
+    except ToolError as exc:
+        return Finding(False, exc.message.split(":")[0])
+    return Finding(True, f"{ovmf.code} + {ovmf.vars_template.name}", path=str(ovmf.code))
+
+
 def probe_descriptor(check: Check, _search_path: str) -> Finding:
     """A QEMU firmware descriptor (docs/interop/firmware.json) for the arch whose files exist."""
     from pebuild.qemu.firmware import FIRMWARE_DESCRIPTOR_DIRS
@@ -175,6 +187,7 @@ PROBES: dict[str, Probe] = {
     "file": probe_file,
     "nic-rom": probe_nic_rom,
     "ovmf": probe_ovmf,
+    "ovmf-secboot": probe_secure_boot_ovmf,
     "descriptor": probe_descriptor,
     "python": probe_python,
 }
