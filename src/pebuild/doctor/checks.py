@@ -121,6 +121,14 @@ CHECKS: tuple[Check, ...] = (
         sbin=True,
     ),
     Check(
+        "uftp",
+        "program",
+        "uftp",
+        "uftp",
+        (),
+        "multicast hand-off of the install image to many PXE clients (docs/pxe.md, bench)",
+    ),
+    Check(
         "qemu-system-aarch64", "program", "qemu-system-aarch64", "qemu-system-arm", (), "arm64 media boots"
     ),
     Check("AAVMF aarch64", "descriptor", "aarch64", "qemu-efi-aarch64", (), "arm64 UEFI firmware for QEMU"),
