@@ -129,9 +129,29 @@ CHECKS: tuple[Check, ...] = (
         "multicast hand-off of the install image to many PXE clients (docs/pxe.md, bench)",
     ),
     Check(
-        "qemu-system-aarch64", "program", "qemu-system-aarch64", "qemu-system-arm", (), "arm64 media boots"
+        "qemu-system-aarch64",
+        "program",
+        "qemu-system-aarch64",
+        "qemu-system-arm",
+        ("smoke",),
+        "arm64 media boots (-machine virt)",
     ),
-    Check("AAVMF aarch64", "descriptor", "aarch64", "qemu-efi-aarch64", (), "arm64 UEFI firmware for QEMU"),
+    Check(
+        "AAVMF aarch64",
+        "descriptor",
+        "aarch64",
+        "qemu-efi-aarch64",
+        ("smoke",),
+        "arm64 UEFI firmware for QEMU",
+    ),
+    Check(
+        "aarch64 assembler",
+        "program",
+        "aarch64-linux-gnu-as",
+        "binutils-aarch64-linux-gnu",
+        (),
+        "developers only: re-checks the arm64 EFI stand-in's bytes against efi_aa64.S (tests)",
+    ),
     Check(
         "sbverify",
         "program",
