@@ -2,14 +2,19 @@
 
 Nothing here imports pebuild: the structural checker walks bins and cells with
 plain `struct` from the rules in formats.md §1, and `hivex_view` runs hivex's
-`hivexregedit --export` and parses its .reg text.
+`hivexregedit --export` and parses its .reg text. Names are upper-cased with
+Windows' own table: the NTFS $UpCase file mkntfs (ntfs-3g) writes, which is the
+table RtlUpcaseUnicodeChar uses, read back with ntfscat.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import shutil
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 
 HIVEX_PREFIX = "HKEY_LOCAL_MACHINE\\BCD00000000"
@@ -56,16 +61,53 @@ def reg_data(vtype: int, data: bytes) -> str:
     return f"hex({vtype:x}):" + ",".join(f"{b:02x}" for b in data)
 
 
+@functools.lru_cache(maxsize=1)
+def windows_upcase_table() -> tuple[int, ...] | None:
+    """The 65536-entry $UpCase table of a fresh NTFS volume (mkntfs), or None without ntfs-3g."""
+    mkntfs = shutil.which("mkntfs") or shutil.which("mkntfs", path="/usr/sbin:/sbin")
+    ntfscat = shutil.which("ntfscat") or shutil.which("ntfscat", path="/usr/bin:/bin")
+    if not mkntfs or not ntfscat:
+        return None
+    with tempfile.TemporaryDirectory(prefix="upcase-") as tmp:
+        image = Path(tmp) / "ntfs.img"
+        with image.open("wb") as fh:
+            fh.truncate(8 << 20)
+        subprocess.run([mkntfs, "-q", "-F", "-f", str(image)], check=True, capture_output=True, timeout=60)
+        raw = subprocess.run(
+            [ntfscat, "-f", str(image), "$UpCase"], check=True, capture_output=True, timeout=60
+        )
+    assert len(raw.stdout) == 131072, len(raw.stdout)
+    return struct.unpack("<65536H", raw.stdout)
+
+
+def utf16_units(name: str) -> list[int]:
+    data = name.encode("utf-16-le", "surrogatepass")
+    return list(struct.unpack(f"<{len(data) // 2}H", data))
+
+
+def upper_units(name: str) -> list[int]:
+    """Windows' upper-case of each UTF-16 unit (surrogates unchanged). Without mkntfs: Python's
+    simple upper-casing where it round-trips, which is what Windows' table mostly is."""
+    table = windows_upcase_table()
+    if table is not None:
+        return [table[u] for u in utf16_units(name)]
+    out = []
+    for u in utf16_units(name):
+        ch = chr(u)
+        up = ch.upper() if not 0xD800 <= u < 0xE000 else ch
+        out.append(ord(up) if len(up) == 1 and up.lower() == ch else u)
+    return out
+
+
 def lh_hash(name: str) -> int:
     h = 0
-    for ch in name:
-        ch = ch.upper() if len(ch.upper()) == 1 else ch  # per UTF-16 unit, like RtlUpcaseUnicodeChar
-        h = (37 * h + ord(ch)) & 0xFFFFFFFF
+    for unit in upper_units(name):
+        h = (37 * h + unit) & 0xFFFFFFFF
     return h
 
 
-def _upper(name: str) -> str:
-    return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
+def _upper(name: str) -> list[int]:
+    return upper_units(name)
 
 
 def check_structure(data: bytes) -> dict[str, int]:

@@ -150,13 +150,31 @@ BigData = Struct(  # db
     "segments_list_offset" / Int32ul,  # +0x04
 )
 
+# --- transaction logs (S1 "Format of transaction log files") ---------------------
+LogEntryHeader = Struct(  # new format (Windows 8.1+), at a 512-byte boundary after the base block
+    "signature" / Const(b"HvLE"),  # +0x00
+    "size" / Int32ul,  # +0x04 whole entry, a multiple of 512
+    "flags" / Int32ul,  # +0x08 bit 0 = the base block's KTM flag
+    "sequence_number" / Int32ul,  # +0x0C
+    "hive_bins_data_size" / Int32ul,  # +0x10
+    "dirty_pages_count" / Int32ul,  # +0x14
+    "hash_1" / Int64ul,  # +0x18 Marvin32 of bytes 40..size
+    "hash_2" / Int64ul,  # +0x20 Marvin32 of bytes 0..32
+)
+DirtyPageReference = Struct("offset" / Int32ul, "size" / Int32ul)  # offset relative to the bins
+DirtyVectorHeader = Struct("signature" / Const(b"DIRT"))  # old format, at offset 512, then the bitmap
+
 # --- fast views with the same field order -----------------------------------------
 NK = struct.Struct("<2sHQ15IHH")  # KeyNode without the name: 76 bytes
 VK = struct.Struct("<2sHIIIHH")  # KeyValue without the name: 20 bytes
+NK_CELL = struct.Struct("<i2sHQ15IHH")  # cell size + NK, one unpack on the hot path
+VK_CELL = struct.Struct("<i2sHIIIHH")  # cell size + VK
 SK = struct.Struct("<2sHIIII")  # KeySecurity head: 20 bytes
 LIST_HEAD = struct.Struct("<2sH")
 HBIN = struct.Struct("<4sII8sQI")
 DB = struct.Struct("<2sHI")
+HVLE = struct.Struct("<4sIIIIIQQ")  # LogEntryHeader: 40 bytes
+PAGE_REF = struct.Struct("<II")
 
 # nk flags (S1)
 KEY_VOLATILE = 0x0001
@@ -166,6 +184,16 @@ KEY_NO_DELETE = 0x0008
 KEY_SYM_LINK = 0x0010
 KEY_COMP_NAME = 0x0020
 VALUE_COMP_NAME = 0x0001
+VALUE_TOMBSTONE = 0x0002  # regf 1.6 layered keys: the value is deleted in this layer
+# nk access bits, second byte (regf 1.6, Windows 10 RS1+): bit 7 inherit class, bits 0-1 layer semantics
+LAYER_SEMANTICS_MASK = 0x0300
+LAYER_TOMBSTONE = 0x0100  # IsTombstone: the key is deleted in this layer
+
+# file types (base block +0x1C)
+FILE_TYPE_PRIMARY = 0
+FILE_TYPE_LOG_OLD = 1  # Windows XP .. 8 (2 in Windows 2000)
+FILE_TYPE_LOG_VERYOLD = 2
+FILE_TYPE_LOG_NEW = 6  # Windows 8.1+ HvLE entries
 
 
 def header_checksum(base_block: bytes) -> int:

@@ -1,11 +1,17 @@
 """Reading a regf image: header checks up front, cells on demand (S1, S2, S3; formats.md §1).
 
-`HiveImage.open_bytes` validates what hivex and Windows validate before trusting
-a file (size, `regf`, version, file type, checksum, sequence numbers, every bin
+`HiveImage` validates what hivex and Windows validate before trusting a file
+(size, `regf`, version, file type, checksum, sequence numbers, every bin
 header); key nodes, lists and values are decoded lazily when the model asks.
 Every malformed structure becomes `FormatError`: offsets are bounds-checked,
-counts are bounded by their cell size, index roots may not nest, so a hostile
-file can neither crash nor hang the reader.
+counts are bounded by their cell size and must match the lists, index roots may
+not nest, so a hostile file can neither crash nor hang the reader.
+
+This is the hand-tuned `struct` reader beside the construct declarations in
+`_structs.py` (field order identical; tests/hive/test_hive_fastread.py parses
+every cell of every fixture hive both ways and compares). The hot paths (`node`,
+`values`, lists) inline their bounds checks: a full walk of a 15 MB SYSTEM hive
+decodes ~45k key nodes and ~90k values (docs/perf/hive.md).
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ from pebuild.hive._structs import (
     HBIN_SIZE_UNIT,
     KEY_COMP_NAME,
     NK,
+    NK_CELL,
     NONE_OFFSET,
     SK,
     VALUE_COMP_NAME,
+    VALUE_TOMBSTONE,
     VK,
+    VK_CELL,
     plain_xor,
 )
+from pebuild.hive.value import Value
 
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")
@@ -36,7 +46,8 @@ SUPPORTED_MINORS = (2, 3, 4, 5, 6)
 
 
 class NodeRecord(NamedTuple):
-    """The fields of an nk cell the model needs (offsets relative to the bins data)."""
+    """The fields of an nk cell the model needs (offsets relative to the bins data).
+    `HiveImage.node` returns them as a plain tuple (`RawNode`); `NodeRecord._make` names them."""
 
     offset: int
     flags: int
@@ -53,11 +64,10 @@ class NodeRecord(NamedTuple):
     name: str
 
 
-class RawValue(NamedTuple):
-    name: str
-    type: int
-    data: bytes
-    offset: int  # the vk cell
+#: NodeRecord's fields as a plain tuple
+RawNode = tuple[int, int, int, int, int, int, int, int, int, int, int, int, str]
+#: (name, type, data, vk offset, tombstone): the fields of `Value`, as a plain tuple
+RawValue = tuple[str, int, bytes, int, bool]
 
 
 class HiveImage:
@@ -147,11 +157,14 @@ class HiveImage:
             raise FormatError(f"{what} cell at 0x{offset:x} has a bad size {size}")
         return pos + 4, size - 4
 
-    def node(self, offset: int) -> NodeRecord:
-        pos, length = self.cell(offset, "key node")
-        if length < NK.size:
-            raise FormatError(f"key node at 0x{offset:x} is too small")
+    def node(self, offset: int) -> RawNode:
+        """The key node at `offset` as a plain tuple in NodeRecord's field order (see `values`)."""
+        data = self.data
+        if offset & 7 or offset < HBIN_HEADER_SIZE or offset + 4 + NK.size > self.bins_size:
+            raise FormatError(f"key node cell offset 0x{offset:x} is invalid")
+        pos = BASE_BLOCK_SIZE + offset
         (
+            size,
             sig,
             flags,
             ts,
@@ -172,14 +185,21 @@ class HiveImage:
             _work,
             name_len,
             class_len,
-        ) = NK.unpack_from(self.data, pos)
+        ) = NK_CELL.unpack_from(data, pos)
+        if size < 0:
+            size = -size
+        if size & 7 or offset + size > self.bins_size or size < 8:
+            raise FormatError(f"key node cell at 0x{offset:x} has a bad size {size}")
+        if size < 4 + NK.size:
+            raise FormatError(f"key node at 0x{offset:x} is too small")
         if sig != b"nk":
             raise FormatError(f"cell at 0x{offset:x} is not a key node (signature {sig!r})")
-        if NK.size + name_len > length:
+        start = pos + 4 + NK.size
+        if start + name_len > pos + size:
             raise FormatError(f"key node at 0x{offset:x}: name runs past its cell")
-        raw = self.data[pos + NK.size : pos + NK.size + name_len]
+        raw = data[start : start + name_len]
         name = raw.decode("latin-1") if flags & KEY_COMP_NAME else _utf16(raw, offset)
-        return NodeRecord(
+        return (
             offset,
             flags,
             ts,
@@ -196,11 +216,16 @@ class HiveImage:
         )
 
     def subkey_offsets(self, list_offset: int, expected: int) -> list[int]:
-        """Key node offsets of an li/lf/lh list or an ri of such lists."""
-        if expected == 0 and list_offset == NONE_OFFSET:
+        """Key node offsets of an li/lf/lh list or an ri of such lists; their number must be
+        the key's subkey count (hivex refuses a mismatch, Windows' checker too: S4 4120)."""
+        if expected == 0:
             return []
         result: list[int] = []
         self._read_list(list_offset, result, nested=False)
+        if len(result) != expected:
+            raise FormatError(
+                f"subkey list at 0x{list_offset:x} holds {len(result)} keys, its key node says {expected}"
+            )
         return result
 
     def _read_list(self, offset: int, out: list[int], *, nested: bool) -> None:
@@ -226,15 +251,73 @@ class HiveImage:
             return
         raise FormatError(f"cell at 0x{offset:x} is not a subkey list (signature {sig!r})")
 
-    def values(self, list_offset: int, count: int) -> list[RawValue]:
+    def values(self, list_offset: int, count: int) -> tuple[RawValue, ...]:
+        """The values of a value list as plain `(name, type, data, vk offset, tombstone)` tuples
+        (the field order of `Value`; `tuple.__new__(Value, raw)` makes one). Plain tuples,
+        because the garbage collector stops tracking a tuple of atoms and a read hive keeps
+        ~90k of them alive (docs/perf/hive.md); the tombstone flag counts for regf 1.6 only."""
         if count == 0:
-            return []
-        pos, length = self.cell(list_offset, "value list")
-        if 4 * count > length:
-            raise FormatError(f"value list at 0x{list_offset:x}: {count} entries do not fit its cell")
-        return [self.value(vk) for vk in struct.unpack_from(f"<{count}I", self.data, pos)]
+            return ()
+        data, end = self.data, self.bins_size
+        if list_offset & 7 or list_offset < HBIN_HEADER_SIZE or list_offset + 8 > end:
+            raise FormatError(f"value list cell offset 0x{list_offset:x} is invalid")
+        pos = BASE_BLOCK_SIZE + list_offset
+        length = _I32.unpack_from(data, pos)[0]
+        if length < 0:
+            length = -length
+        if length & 7 or list_offset + length > end or 4 + 4 * count > length:
+            raise FormatError(
+                f"value list at 0x{list_offset:x}: {count} entries do not fit its {length}-byte cell"
+            )
+        pos += 4
+        unpack_vk, unpack_i32, pack_u32 = VK_CELL.unpack_from, _I32.unpack_from, _U32.pack
+        layered = self.minor >= 6
+        out: list[RawValue] = []
+        for vk in _u32_array(count).unpack_from(data, pos):
+            if vk & 7 or vk < HBIN_HEADER_SIZE or vk + 4 + VK.size > end:
+                raise FormatError(f"value cell offset 0x{vk:x} is invalid")
+            cpos = BASE_BLOCK_SIZE + vk
+            size, sig, name_len, dsize, data_off, vtype, flags, _spare = unpack_vk(data, cpos)
+            if size < 0:
+                size = -size
+            if size & 7 or vk + size > end or size < 4 + VK.size:
+                raise FormatError(f"value cell at 0x{vk:x} has a bad size {size} (a vk needs 24)")
+            if sig != b"vk":
+                raise FormatError(f"cell at 0x{vk:x} is not a value (signature {sig!r})")
+            start = cpos + 4 + VK.size
+            if start + name_len > cpos + size:
+                raise FormatError(f"value at 0x{vk:x}: name runs past its cell")
+            name = (
+                data[start : start + name_len].decode("latin-1")
+                if flags & VALUE_COMP_NAME
+                else _utf16(data[start : start + name_len], vk)
+            )
+            if dsize & 0x80000000:
+                dsize &= 0x7FFFFFFF
+                if dsize > 4:
+                    raise FormatError(f"value at 0x{vk:x}: inline data of {dsize} bytes (at most 4)")
+                value_data = pack_u32(data_off)[:dsize]
+            elif dsize == 0:
+                value_data = b""
+            else:
+                if data_off & 7 or data_off < HBIN_HEADER_SIZE or data_off + 8 > end:
+                    raise FormatError(f"value data cell offset 0x{data_off:x} is invalid")
+                dpos = BASE_BLOCK_SIZE + data_off
+                dlen = unpack_i32(data, dpos)[0]
+                if dlen < 0:
+                    dlen = -dlen
+                if dsize <= dlen - 4 and dlen & 7 == 0 and data_off + dlen <= end:
+                    value_data = data[dpos + 4 : dpos + 4 + dsize]
+                else:
+                    value_data = self._value_data(vk, dsize, data_off)
+            out.append((name, vtype, value_data, vk, layered and flags & VALUE_TOMBSTONE != 0))
+        return tuple(out)
 
-    def value(self, offset: int) -> RawValue:
+    def value(self, offset: int) -> Value:
+        """One vk cell (a value list of one)."""
+        return self._single_value(offset)
+
+    def _single_value(self, offset: int) -> Value:
         pos, length = self.cell(offset, "value")
         if length < VK.size:
             raise FormatError(f"value at 0x{offset:x} is too small")
@@ -245,16 +328,16 @@ class HiveImage:
             raise FormatError(f"value at 0x{offset:x}: name runs past its cell")
         raw = self.data[pos + VK.size : pos + VK.size + name_len]
         name = raw.decode("latin-1") if flags & VALUE_COMP_NAME else _utf16(raw, offset)
-        return RawValue(name, vtype, self._value_data(offset, size, data_off), offset)
-
-    def _value_data(self, vk: int, size: int, data_off: int) -> bytes:
         if size & 0x80000000:
             size &= 0x7FFFFFFF
             if size > 4:
-                raise FormatError(f"value at 0x{vk:x}: inline data of {size} bytes (at most 4)")
-            return _U32.pack(data_off)[:size]
-        if size == 0:
-            return b""
+                raise FormatError(f"value at 0x{offset:x}: inline data of {size} bytes (at most 4)")
+            value_data = _U32.pack(data_off)[:size]
+        else:
+            value_data = self._value_data(offset, size, data_off) if size else b""
+        return Value(name, vtype, value_data, offset, self.minor >= 6 and bool(flags & VALUE_TOMBSTONE))
+
+    def _value_data(self, vk: int, size: int, data_off: int) -> bytes:
         pos, length = self.cell(data_off, "value data")
         if size <= length:
             return self.data[pos : pos + size]
@@ -299,6 +382,17 @@ class HiveImage:
         if SK.size + sd_len > length:
             raise FormatError(f"security cell at 0x{offset:x}: descriptor runs past its cell")
         return self.data[pos + SK.size : pos + SK.size + sd_len], flink, blink, refs
+
+
+_ARRAYS: dict[int, struct.Struct] = {}
+
+
+def _u32_array(count: int) -> struct.Struct:
+    """A cached `struct.Struct` of `count` little-endian u32 (value lists are read by the thousand)."""
+    fmt = _ARRAYS.get(count)
+    if fmt is None:
+        fmt = _ARRAYS[count] = struct.Struct(f"<{count}I")
+    return fmt
 
 
 def _utf16(raw: bytes, offset: int) -> str:

@@ -32,12 +32,16 @@ from pebuild.hive._structs import (
     NONE_OFFSET,
     SK,
     VALUE_COMP_NAME,
+    VALUE_TOMBSTONE,
     VK,
     BaseBlock,
     header_checksum,
 )
-from pebuild.hive.model import D_META, D_SUBKEYS, D_VALUES, MAX_DEPTH, Hive, Key, SaveMode, Value
-from pebuild.hive.reader import HiveImage
+from pebuild.hive.check import check_image
+from pebuild.hive.model import D_META, D_SUBKEYS, D_VALUES, MAX_DEPTH, Hive, Key, SaveMode
+from pebuild.hive.reader import HiveImage, NodeRecord
+from pebuild.hive.upcase import lh_hash
+from pebuild.hive.value import RegType, Value
 
 LEAF_MAX = 1012  # Windows splits leaves beyond this (S5)
 _I32 = struct.Struct("<i")
@@ -121,16 +125,6 @@ def encode_name(name: str) -> tuple[bytes, bool]:
         return name.encode("utf-16-le", "surrogatepass"), False
 
 
-def lh_hash(upper: str) -> int:
-    h = 0
-    for unit in struct.unpack(
-        f"<{len(upper.encode('utf-16-le', 'surrogatepass')) // 2}H",
-        upper.encode("utf-16-le", "surrogatepass"),
-    ):
-        h = (h * 37 + unit) & 0xFFFFFFFF
-    return h
-
-
 def lf_hint(name: str) -> bytes:
     hint = bytearray()
     for ch in name[:4]:
@@ -158,10 +152,12 @@ def write_value_data(cells: Cells, data: bytes, minor: int) -> tuple[int, int]:
 
 def write_value(cells: Cells, value: Value, minor: int) -> int:
     name, compressed = encode_name(value.name)
+    flags = VALUE_COMP_NAME if compressed else 0
+    if value.tombstone:  # S1: a tombstone is REG_NONE, size 0, data offset 0xFFFFFFFF, flag 0x0002
+        head = VK.pack(b"vk", len(name), 0, NONE_OFFSET, RegType.NONE, flags | VALUE_TOMBSTONE, 0)
+        return cells.put(head + name)
     size_field, data_field = write_value_data(cells, value.data, minor)
-    head = VK.pack(
-        b"vk", len(name), size_field, data_field, value.type, VALUE_COMP_NAME if compressed else 0, 0
-    )
+    head = VK.pack(b"vk", len(name), size_field, data_field, value.type, flags, 0)
     return cells.put(head + name)
 
 
@@ -188,12 +184,12 @@ def _write_leaf(cells: Cells, leaf: list[tuple[Key, int]], minor: int) -> int:
     out = bytearray(struct.pack("<2sH", b"lh" if minor >= 5 else b"lf", len(leaf)))
     for key, off in leaf:
         out += _U32.pack(off)
-        out += _U32.pack(lh_hash(key._upper)) if minor >= 5 else lf_hint(key.name)
+        out += _U32.pack(lh_hash(key.name)) if minor >= 5 else lf_hint(key.name)
     return cells.put(bytes(out))
 
 
 def sorted_children(key: Key) -> list[Key]:
-    return sorted(key._children(), key=lambda k: k._upper)
+    return sorted(key._children(), key=lambda k: k.upper)
 
 
 # ------------------------------------------------------------------ key emission
@@ -214,7 +210,8 @@ class Emitter:
         nk = cells.alloc(NK.size + len(name))
         sk = self.security(key, parent_sk)
         class_off, class_len = self.write_class(key)
-        vk_offsets = [write_value(cells, v, self.minor) for v in key._value_list()]
+        values = key._value_objects()
+        vk_offsets = [write_value(cells, v, self.minor) for v in values]
         values_list = write_value_list(cells, vk_offsets)
         children = sorted_children(key)
         pairs = [(c, self.emit(c, nk, sk, depth + 1)) for c in children]
@@ -222,7 +219,6 @@ class Emitter:
         flags = key.flags & ~KEY_COMP_NAME | (KEY_COMP_NAME if compressed else 0)
         if key.parent is None:
             flags |= KEY_HIVE_ENTRY | KEY_NO_DELETE
-        values = key._value_list()
         NK.pack_into(
             cells.buf,
             nk + 4,
@@ -422,13 +418,13 @@ class _Preserver:
             nk = stack.pop()
             if nk in self.freed:
                 continue
-            record = self.image.node(nk)
+            record = NodeRecord._make(self.image.node(nk))
             self.free(nk)
             self.sk_delta[record.security] -= 1
             if record.class_offset != NONE_OFFSET and record.class_length:
                 self.free(record.class_offset)
             for value in self.image.values(record.values_list, record.value_count):
-                self.free_value(value.offset)
+                self.free_value(value[3])
             if record.value_count:
                 self.free(record.values_list)
             stack.extend(self.image.subkey_offsets(record.subkeys_list, record.subkey_count))
@@ -440,11 +436,11 @@ class _Preserver:
         assert record is not None
         buf, nk = self.cells.buf, record.offset + 4
         if key._dirty & D_VALUES:
-            values = key._value_list()
+            values = key._value_objects()
             kept = {v.vk_offset for v in values if v.vk_offset is not None}
             for old in self.image.values(record.values_list, record.value_count):
-                if old.offset not in kept:
-                    self.free_value(old.offset)
+                if old[3] not in kept:
+                    self.free_value(old[3])
             if record.value_count:
                 self.free(record.values_list)
             offsets = [
@@ -515,7 +511,21 @@ class _Preserver:
 def serialize(hive: Hive, mode: SaveMode = "compact", timestamp: int | None = None) -> bytes:
     """Bytes of the hive. `timestamp` (Unix seconds; default build_time()) stamps new and
     changed keys and the header. compact: fresh layout, deterministic; preserve: untouched
-    cells keep their bytes and offsets, changes are appended."""
+    cells keep their bytes and offsets, changes are appended.
+
+    Refused with FormatError, before anything is written: a dirty hive that was not
+    recovered from its logs (`Hive.read_only`), and a hive whose image fails the full
+    structural check (check.py) -- a writer must never put a new header on corrupt cells."""
+    if mode not in ("compact", "preserve"):
+        raise UsageError(f"hive save mode must be 'compact' or 'preserve', got {mode!r}")
+    if hive.read_only:
+        raise FormatError(hive.read_only, path=hive.source)
+    if hive._image is not None and not hive.checked:
+        try:
+            check_image(hive._image)
+        except FormatError as exc:
+            raise FormatError(f"refusing to write a damaged hive: {exc.message}", path=hive.source) from None
+        hive.checked = True
     if mode == "compact":
         return write_compact(hive, timestamp)
     if mode == "preserve":
@@ -526,7 +536,22 @@ def serialize(hive: Hive, mode: SaveMode = "compact", timestamp: int | None = No
 def save(
     hive: Hive, path: str | os.PathLike[str], mode: SaveMode = "compact", timestamp: int | None = None
 ) -> None:
-    """serialize() to a temporary file beside `path`, fsync, rename: a crash never leaves half a hive."""
-    from pebuild.fsutil import write_bytes_atomic
+    """serialize() to a temporary file beside `path`, fsync, rename: a crash never leaves half a hive.
 
-    write_bytes_atomic(path, serialize(hive, mode, timestamp))
+    Saving onto the file the hive was opened from also empties the transaction logs found
+    beside it (their data is in the new file, which is clean): left as they were, a later
+    loader could replay stale pages over it."""
+    from pebuild.fsutil import write_bytes_atomic
+    from pebuild.hive.log import empty_logs
+
+    data = serialize(hive, mode, timestamp)
+    write_bytes_atomic(path, data)
+    if hive.source is not None and hive.log_names and _same_file(hive.source, path):
+        empty_logs(path, hive.log_names)
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
