@@ -112,7 +112,7 @@ def test_import_and_export_in_directory(run_pebuild, image_tree: Path, tmp_path:
 def test_delete_in_hive_file(run_pebuild, tmp_path: Path, kit) -> None:
     hive = tmp_path / "SOFTWARE"
     hive.write_bytes(kit.make_software_hive())
-    run_pebuild("reg", "delete", str(hive), "HKLM\\SOFTWARE\\Pebuild\\Doomed", check=True)
+    run_pebuild("reg", "delete", str(hive), "HKLM\\Pebuild\\Doomed", check=True)  # HKLM\X = <root>\X
     run_pebuild("reg", "delete", str(hive), "Pebuild\\Types", "Removed", check=True)
     text = kit.hivex_export(hive, "\\", "HKEY_LOCAL_MACHINE\\SOFTWARE")
     assert "Doomed" not in text and "Removed" not in text and "CurrentVersion\\WinPE]" in text

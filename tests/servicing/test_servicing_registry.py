@@ -16,8 +16,8 @@ DATA = Path(__file__).parent / "data" / "reg"
 SW = "HKEY_LOCAL_MACHINE\\SOFTWARE"
 
 
-def single(path: Path) -> RegistryEditor:
-    return RegistryEditor(lambda _p: path.read_bytes(), single_hive=True)
+def single(path: Path, loaded_at: str | None = None) -> RegistryEditor:
+    return RegistryEditor(lambda _p: path.read_bytes(), single_hive=True, loaded_at=loaded_at)
 
 
 def save(editor: RegistryEditor, path: Path) -> None:
@@ -30,9 +30,9 @@ def test_current_control_set_follows_select_current(tmp_path: Path, current: int
     hive = tmp_path / "SYSTEM"
     hive.write_bytes(kit.make_system_hive(current=current))
     before = kit.export_blocks(kit.hivex_export(hive))
-    editor = single(hive)
+    editor = single(hive)  # a hive file: HKLM\X is X under its root
     editor.set_value(
-        "HKLM\\SYSTEM\\CurrentControlSet\\Services\\FBWF", "WinPECacheThreshold", REG_DWORD, dword_bytes(512)
+        "HKLM\\CurrentControlSet\\Services\\FBWF", "WinPECacheThreshold", REG_DWORD, dword_bytes(512)
     )
     out = tmp_path / "SYSTEM.new"
     save(editor, out)
@@ -73,7 +73,7 @@ def test_reg_merge_matches_hivexregedit_merge(tmp_path: Path, kit) -> None:
     )
     utf8.write_text(text + extra, encoding="utf-8")
     subprocess.run([tool, "--merge", "--prefix", SW, str(theirs), str(utf8)], check=True, capture_output=True)
-    editor = single(ours)
+    editor = single(ours, loaded_at=SW)  # what hivexregedit's --prefix does
     editor.apply_reg(parse_reg(utf8.read_bytes()))
     save(editor, ours)
 
@@ -111,7 +111,7 @@ def test_editor_over_image_hives_and_changed_set(tmp_path: Path, kit) -> None:
 def test_delete_key_and_value(tmp_path: Path, kit) -> None:
     hive = tmp_path / "SOFTWARE"
     hive.write_bytes(kit.make_software_hive())
-    editor = single(hive)
+    editor = single(hive, loaded_at=SW)
     assert editor.delete_key(f"{SW}\\Pebuild\\Doomed") is True
     assert editor.delete_key(f"{SW}\\Pebuild\\Doomed") is False  # absent: not an error, as regedit
     assert editor.delete_value(f"{SW}\\Pebuild\\Types", "Removed") is True
@@ -130,7 +130,7 @@ def test_delete_key_and_value(tmp_path: Path, kit) -> None:
 def test_export_agrees_with_hivexregedit(tmp_path: Path, kit) -> None:
     hive = tmp_path / "SOFTWARE"
     hive.write_bytes(kit.make_software_hive())
-    ours = single(hive).export(f"{SW}\\Microsoft")
+    ours = single(hive, loaded_at=SW).export(f"{SW}\\Microsoft")
     theirs = parse_reg(kit.hivex_export(hive, "\\Microsoft", SW))
     assert [(k.path, sorted((v.name, v.type, v.data) for v in k.values)) for k in ours.keys] == [
         (k.path, sorted((v.name, v.type, v.data) for v in k.values)) for k in theirs.keys
@@ -182,7 +182,7 @@ def test_ccs_without_select_is_format_error(tmp_path: Path, kit) -> None:
     hive = tmp_path / "SOFTWARE"
     hive.write_bytes(kit.make_software_hive())
     with pytest.raises(FormatError, match="no Select\\\\Current"):
-        single(hive).set_value("HKLM\\SYSTEM\\CurrentControlSet\\X", "a", REG_DWORD, dword_bytes(1))
+        single(hive).set_value("HKLM\\CurrentControlSet\\X", "a", REG_DWORD, dword_bytes(1))
 
 
 def test_default_user_hive_of_an_install_image(kit, tmp_path: Path) -> None:

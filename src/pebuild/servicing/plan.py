@@ -14,37 +14,53 @@ from pebuild.clock import build_time
 from pebuild.edits import ImageEdits
 from pebuild.errors import PebuildError, RecipeError
 from pebuild.fsutil import find_case_insensitive
+from pebuild.hive.log import LOG_SUFFIXES
 from pebuild.servicing.drivers import DriverPackage, WrongArchError, find_infs, validate_driver
 from pebuild.servicing.pesettings import apply_pe_settings
 from pebuild.servicing.recipe import ServicingPlan
-from pebuild.servicing.registry import RegistryEditor
+from pebuild.servicing.registry import HiveFiles, RegistryEditor
 from pebuild.servicing.unattend import render_unattend
 
 
 class WimHiveLoader:
-    """Read hive files from a WIM image, one extract each (hives can be tens of MB).
+    """Read hive files from a WIM image, one extract each (hives can be tens of MB), with the
+    transaction logs beside them (SYSTEM.LOG1, .LOG2, .LOG) so a dirty hive can be replayed.
 
     libwim finds paths without case; `real_paths` keeps the image's own spelling so the
-    edited hive replaces the file under its existing name.
+    edited hive replaces the file under its existing name (its logs too, when emptied).
     """
 
     def __init__(self, wim: Any, index: int, workdir: Path) -> None:
         self.wim, self.index = wim, index
         self.dest = Path(workdir) / "servicing-hives"
         self.real_paths: dict[str, str] = {}
+        self.log_paths: dict[str, dict[str, str]] = {}  # hive image path -> {log name: real image path}
 
-    def __call__(self, image_path: str) -> bytes | None:
+    def __call__(self, image_path: str) -> HiveFiles | None:
         if not self.wim.exists(self.index, image_path):
             return None
-        self.wim.extract(self.index, [image_path], self.dest)
+        logs = [image_path + s for s in LOG_SUFFIXES if self.wim.exists(self.index, image_path + s)]
+        self.wim.extract(self.index, [image_path, *logs], self.dest)
         local = find_case_insensitive(self.dest, image_path)
         if local is None or not local.is_file():
             return None
         self.real_paths[image_path] = local.relative_to(self.dest).as_posix()
-        return local.read_bytes()
+        found: dict[str, bytes] = {}
+        self.log_paths[image_path] = {}
+        for log in logs:
+            log_local = find_case_insensitive(self.dest, log)
+            if log_local is not None and log_local.is_file():
+                found[log_local.name] = log_local.read_bytes()
+                self.log_paths[image_path][log_local.name] = log_local.relative_to(self.dest).as_posix()
+        return HiveFiles(local.read_bytes(), found)
 
     def real_path(self, image_path: str) -> str:
         return self.real_paths.get(image_path, image_path)
+
+    def cleared_logs(self, image_path: str, names: list[str]) -> list[str]:
+        """Image paths of the named logs of a hive, to be replaced by empty files."""
+        paths = self.log_paths.get(image_path, {})
+        return [paths[n] for n in names if n in paths]
 
 
 def apply_registry_plan(
@@ -142,10 +158,12 @@ def plan_image_edits(
     )
     if needs_registry:
         loader = WimHiveLoader(wim, index, workdir)
-        editor = RegistryEditor(loader)
+        editor = RegistryEditor(loader, describe=lambda p: f"{wim.path}:{index}/{p}")
         apply_registry_plan(plan, editor, variables)
         for image_path, data in editor.serialized(timestamp=build_time()).items():
             edits.add_file(loader.real_path(image_path), data)
+            for log in loader.cleared_logs(image_path, editor.logs_to_clear(image_path)):
+                edits.add_file(log, b"")  # the new hive is clean and holds the logs' data
     drivers_root = "X:\\" + plan.drivers_dir.replace("/", "\\")
     packages = plan_drivers(plan, arch)
     for pkg in packages:

@@ -12,6 +12,13 @@ mapped to a hive file in the image and a path inside it:
 * ``CurrentControlSet`` does not exist offline: it is the link the kernel makes
   at boot to ``ControlSet00N`` where N is ``Select\\Current``; we follow it.
 
+A single hive *file* has no name in the registry, so there a path is relative to
+its root (``resolve_in_single_hive``): ``HKLM\\X``, ``HKEY_LOCAL_MACHINE\\X``,
+``HKU\\X``, ``\\X`` and ``X`` all mean ``<root>\\X``, and ``\\``, ``HKLM`` or ``HKU``
+alone mean the root. ``HKCR`` and ``HKCU`` are refused there, naming the hive they
+live in. ``loaded_at`` says where the file is mounted, as ``reg load KEY FILE`` would
+(``HKLM\\SOFTWARE``: then ``HKLM\\SOFTWARE\\X`` is ``<root>\\X``).
+
 Hives are parsed once, edited in memory through pebuild.hive and serialized in
 "preserve" mode so every cell we did not touch keeps its meaning.
 """
@@ -19,6 +26,7 @@ Hives are parsed once, edited in memory through pebuild.hive and serialized in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pebuild.errors import FormatError, SourceError, UsageError
@@ -41,8 +49,20 @@ _ROOTS = {
 SINGLE_HIVE = ""
 
 
-def split_key(key: str) -> list[str]:
-    parts = key.replace("/", "\\").strip("\\").split("\\")
+@dataclass(frozen=True)
+class HiveFiles:
+    """What a loader found for one hive: its bytes and the transaction logs beside it."""
+
+    data: bytes
+    logs: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes
+
+
+def split_key(key: str, *, allow_root: bool = False) -> list[str]:
+    """Path components of `key`; `allow_root`: "\\" (or "/") alone is the empty path (the root)."""
+    text = key.replace("/", "\\")
+    if allow_root and text.strip() and not text.strip("\\"):
+        return []
+    parts = text.strip("\\").split("\\")
     if not key.strip() or any(not p for p in parts):
         raise UsageError(f"invalid registry key {key!r}: empty path component")
     return parts
@@ -75,17 +95,45 @@ def resolve_key(key: str) -> tuple[str, list[str]]:
     raise UsageError(f"{key!r}: offline user hives are HKU\\.DEFAULT (WinPE's) and HKU\\DefaultUser")
 
 
-def resolve_in_single_hive(key: str) -> list[str]:
-    """For a hive file: 'HKLM\\SYSTEM\\X' and 'X' both mean X under the hive's root."""
-    parts = split_key(key)
+def resolve_in_single_hive(key: str, loaded_at: str | None = None) -> tuple[list[str], bool]:
+    """For a hive file: (components below its root, whether `key` named an HKLM/HKU root).
+
+    `HKLM\\X`, `HKEY_LOCAL_MACHINE\\X`, `HKU\\X`, `\\X` and `X` are `<root>\\X`; `\\`, `HKLM`
+    and `HKU` the root itself. With `loaded_at` (e.g. `HKLM\\SOFTWARE`) keys under it are
+    relative to it and rooted keys elsewhere are refused."""
+    parts = split_key(key, allow_root=True)
+    if loaded_at is not None:
+        mount = split_key(loaded_at)
+        mount = [_ROOTS.get(mount[0].upper(), mount[0]), *mount[1:]]
+        given = [_ROOTS.get(parts[0].upper(), parts[0]), *parts[1:]] if parts else []
+        if parts and parts[0].upper() in _ROOTS:
+            if [p.upper() for p in given[: len(mount)]] != [p.upper() for p in mount]:
+                raise UsageError(
+                    f"registry key '{key}' is not under '{loaded_at}', where --loaded-at places the hive file"
+                )
+            return parts[len(mount) :], False
+        return parts, False
+    if not parts:
+        return [], False
     root = _ROOTS.get(parts[0].upper())
     if root is None:
-        return parts
-    if root == "HKLM" and len(parts) >= 2:
-        return parts[2:]
-    if root == "HKU" and len(parts) >= 2:
-        return parts[2:]
-    return parts[1:]
+        return parts, False
+    if root in ("HKCR", "HKCU"):
+        raise UsageError(f"'{key}': {_NOT_IN_A_HIVE_FILE[root]}")
+    return parts[1:], True
+
+
+_NOT_IN_A_HIVE_FILE = {
+    "HKCR": (
+        "HKEY_CLASSES_ROOT is not a hive file: it is the Classes key of the SOFTWARE hive "
+        "(HKLM\\SOFTWARE\\Classes) merged with the user's UsrClass.dat; on the SOFTWARE hive file "
+        "write 'Classes\\...', or give the image (WIM or directory) to use HKCR"
+    ),
+    "HKCU": (
+        "HKEY_CURRENT_USER is the user's NTUSER.DAT (for WinPE, Windows/System32/config/DEFAULT); "
+        "on that hive file write the path without HKCU, or give the image (WIM or directory) to use HKCU"
+    ),
+}
 
 
 def current_control_set(hive: Any, where: str) -> str:
@@ -106,30 +154,55 @@ class RegistryEditor:
     `loader(image_path)` returns the hive bytes or None when the image has no such hive.
     """
 
-    def __init__(self, loader: Callable[[str], bytes | None], *, single_hive: bool = False) -> None:
+    def __init__(
+        self,
+        loader: Callable[[str], HiveFiles | bytes | None],
+        *,
+        single_hive: bool = False,
+        allow_dirty: bool = False,
+        loaded_at: str | None = None,
+        describe: Callable[[str], str] | None = None,
+    ) -> None:
         self._loader = loader
         self._single = single_hive
+        self._allow_dirty = allow_dirty
+        self._loaded_at = loaded_at
+        self._describe = describe or (lambda p: p or "hive")
         self._hives: dict[str, Any] = {}
         self._dirty: set[str] = set()
 
     # -- locating ----------------------------------------------------------------------
     def hive(self, image_path: str) -> Any:
+        """The hive at `image_path`, parsed once; a dirty one is recovered from the logs the
+        loader found beside it (a `HiveFiles`), else refused (read-only with allow_dirty)."""
         if image_path not in self._hives:
             from pebuild.hive import Hive
 
-            data = self._loader(image_path)
-            if data is None:
+            found = self._loader(image_path)
+            if found is None:
                 raise SourceError(f"the image has no registry hive {image_path}")
-            self._hives[image_path] = Hive.parse(data)
+            files = found if isinstance(found, HiveFiles) else HiveFiles(found)
+            self._hives[image_path] = Hive.parse(
+                files.data, allow_dirty=self._allow_dirty, logs=files.logs, source=self._describe(image_path)
+            )
         return self._hives[image_path]
 
     def locate(self, key: str) -> tuple[str, Any, str]:
         """-> (hive image path, Hive, path inside the hive with CurrentControlSet resolved)."""
+        rooted = False
         if self._single:
-            image_path, parts = SINGLE_HIVE, resolve_in_single_hive(key)
+            image_path = SINGLE_HIVE
+            parts, rooted = resolve_in_single_hive(key, self._loaded_at)
         else:
             image_path, parts = resolve_key(key)
         hive = self.hive(image_path)
+        if rooted and parts and parts[0].upper() in HKLM_HIVES and hive.root.subkey(parts[0]) is None:
+            inner = "\\".join(parts[1:])
+            raise UsageError(
+                f"'{key}': on a hive file HKLM\\X is X under the hive's root, and this hive has no key "
+                f"'{parts[0]}'; write 'HKLM\\{inner}' or '\\{inner}' for a key of this hive, or add "
+                f"--loaded-at 'HKLM\\{parts[0].upper()}' to read paths as `reg load` would place the file"
+            )
         if parts and parts[0].lower() == "currentcontrolset":
             parts = [current_control_set(hive, image_path or "hive"), *parts[1:]]
         return image_path, hive, "\\".join(parts)
@@ -216,6 +289,13 @@ class RegistryEditor:
     def changed(self) -> list[str]:
         """Hives with a real change (setting a value to what it already holds is none)."""
         return sorted(p for p in self._dirty if self._hives[p].is_modified)
+
+    def logs_to_clear(self, image_path: str) -> list[str]:
+        """Names of the transaction logs found beside a changed hive: the written hive holds
+        their data and is clean, so they are emptied in the target (Windows must not replay
+        stale pages over the new file)."""
+        hive = self._hives.get(image_path)
+        return list(hive.log_names) if hive is not None else []
 
     def serialized(self, timestamp: int | None = None) -> dict[str, bytes]:
         """Changed hives -> bytes (preserve mode: untouched cells stay as they were)."""

@@ -20,8 +20,9 @@ from typing import Any
 
 from pebuild.errors import FormatError, UsageError
 from pebuild.fsutil import find_case_insensitive, write_bytes_atomic
+from pebuild.hive.log import empty_logs, find_logs
 from pebuild.servicing import regfile
-from pebuild.servicing.registry import RegistryEditor
+from pebuild.servicing.registry import HiveFiles, RegistryEditor
 
 WIM_MAGIC = b"MSWIM\x00\x00\x00"
 HIVE_MAGIC = b"regf"
@@ -69,21 +70,40 @@ def parse_target(spec: str) -> Target:
 
 
 class TargetSession:
-    """Open a target, edit its hives through `.editor`, then `commit()` the changed ones."""
+    """Open a target, edit its hives through `.editor`, then `commit()` the changed ones.
 
-    def __init__(self, target: Target, *, write: bool = True) -> None:
+    Dirty hives are recovered from the transaction logs beside them (in the WIM, the
+    directory or next to the hive file); after a commit those logs are emptied in the
+    target, because the written hive is clean and already holds their data.
+    `allow_dirty` opens a dirty hive without usable logs as it is, for reading only.
+    `loaded_at` (hive files only) places the file as `reg load KEY FILE` would."""
+
+    def __init__(
+        self, target: Target, *, write: bool = True, allow_dirty: bool = False, loaded_at: str | None = None
+    ) -> None:
         self.target = target
         self._tmp = tempfile.TemporaryDirectory(prefix="pebuild-reg-")
         self._wim = None
         self._wim_loader: Any = None
+        self._files: dict[str, Path] = {}  # image path -> the hive file read (dir and hive targets)
         self.index = 0
+        if loaded_at is not None and target.kind != "hive":
+            raise UsageError(
+                "--loaded-at applies to a hive file target; images map HKLM\\SYSTEM etc. themselves"
+            )
         if target.kind == "wim":
             from pebuild.wim import Wim
 
             self._wim = Wim.open(target.path, write=write)
             self.index = self._pick_index(target.image)
         single = target.kind == "hive"
-        self.editor = RegistryEditor(self._load, single_hive=single)
+        self.editor = RegistryEditor(
+            self._load,
+            single_hive=single,
+            allow_dirty=allow_dirty,
+            loaded_at=loaded_at,
+            describe=self._describe,
+        )
 
     def _pick_index(self, image: str | None) -> int:
         assert self._wim is not None
@@ -96,13 +116,27 @@ class TargetSession:
             return int(info.boot_index)
         raise UsageError(f"{self.target.path} has {info.image_count} images: name one as WIM:INDEX")
 
-    def _load(self, image_path: str) -> bytes | None:
+    def _describe(self, image_path: str) -> str:
+        """How error lines name a hive: its file, or WIM:INDEX/path inside the image."""
+        if image_path in self._files:
+            return str(self._files[image_path])
+        if self.target.kind == "wim":
+            return f"{self.target.path}:{self.index}/{image_path}"
+        return str(self.target.path)
+
+    def _load(self, image_path: str) -> HiveFiles | None:
         kind = self.target.kind
-        if kind == "hive":
-            return self.target.path.read_bytes()
-        if kind == "dir":
-            found = find_case_insensitive(self.target.path, image_path)
-            return found.read_bytes() if found is not None and found.is_file() else None
+        if kind in ("hive", "dir"):
+            found = (
+                self.target.path if kind == "hive" else find_case_insensitive(self.target.path, image_path)
+            )
+            if found is None or not found.is_file():
+                return None
+            self._files[image_path] = found
+            try:
+                return HiveFiles(found.read_bytes(), {p.name: p.read_bytes() for p in find_logs(found)})
+            except OSError as exc:
+                raise FormatError(f"cannot read hive: {exc.strerror or exc}", path=found) from None
         if self._wim_loader is None:
             from pebuild.servicing.plan import WimHiveLoader
 
@@ -116,19 +150,21 @@ class TargetSession:
         changed = self.editor.serialized(timestamp=build_time())
         if not changed:
             return []
-        if self.target.kind == "hive":
-            write_bytes_atomic(self.target.path, changed[""])
-        elif self.target.kind == "dir":
+        if self.target.kind in ("hive", "dir"):
             for image_path, data in changed.items():
-                found = find_case_insensitive(self.target.path, image_path)
-                assert found is not None  # it was loaded from there
+                found = self._files[image_path]  # it was loaded from there
                 write_bytes_atomic(found, data)
+                empty_logs(found, self.editor.logs_to_clear(image_path))
         else:
             from pebuild.wim import AddCommand
 
             assert self._wim is not None
             loader = self._wim_loader
             adds = [AddCommand(data, loader.real_path(path)) for path, data in sorted(changed.items())]
+            for path in sorted(changed):
+                adds += [
+                    AddCommand(b"", log) for log in loader.cleared_logs(path, self.editor.logs_to_clear(path))
+                ]
             self._wim.update(self.index, adds, timestamp=build_time())
             # With SOURCE_DATE_EPOCH, pin the image's LASTMODIFICATIONTIME too (costs a rebuild pass).
             self._wim.overwrite(timestamp=build_time() if is_reproducible() else None)
