@@ -15,6 +15,7 @@ _SCRIPT = Path(sys.executable).parent / "pebuild"
 PEBUILD_CMD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "pebuild"]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 BCD_FIXTURES = SHARED_DIR / "fixtures" / "bcd"
+HIVE_FIXTURES = SHARED_DIR / "fixtures" / "hives"
 
 #: program -> Debian package that provides it (the skip reason names it)
 TOOL_PACKAGES = {
@@ -63,3 +64,27 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], expected_code:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("pebuild: "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def hive_fixture(name: str, dest: Path, *, logs: bool = True) -> Path:
+    """Copy the real hive `name` from ../shared/fixtures/hives into `dest` (writable), with its
+    transaction logs beside it under their own names (regipy's .xz logs decompressed)."""
+    import lzma
+    import shutil as _shutil
+
+    src = HIVE_FIXTURES / name
+    if not src.is_file():
+        pytest.skip(f"shared hive fixture {name} not found in {HIVE_FIXTURES}")
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / name
+    _shutil.copyfile(src, out)
+    if logs:
+        prefix = (name + ".log").casefold()
+        for log in sorted(HIVE_FIXTURES.iterdir()):
+            if not log.name.casefold().startswith(prefix):
+                continue
+            if log.suffix == ".xz":
+                (dest / log.name[:-3]).write_bytes(lzma.decompress(log.read_bytes()))
+            else:
+                _shutil.copyfile(log, dest / log.name)
+    return out

@@ -24,11 +24,22 @@ def hivex_export(path: Path, prefix: str = HIVEX_PREFIX) -> str:
     proc = subprocess.run(
         ["hivexregedit", "--export", "--prefix", prefix, str(path), "\\"],
         capture_output=True,
-        text=True,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return _perl_text(proc.stdout)
+
+
+def _perl_text(raw: bytes) -> str:
+    """hivexregedit prints a line whose characters are all below U+0100 as Latin-1 bytes and
+    any other line as UTF-8 ("Wide character in print"): decode line by line accordingly."""
+    lines = []
+    for line in raw.split(b"\n"):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("latin-1"))
+    return "\n".join(lines)
 
 
 def hivex_view(path: Path) -> dict[str, dict[str, str]]:

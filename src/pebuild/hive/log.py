@@ -31,8 +31,8 @@ implementation for what S1 leaves open:
   last-written timestamp equals the primary's (the first bin's timestamp when
   the primary's base block is invalid). .LOG1 first; .LOG2 when .LOG1 is
   unusable or not applicable and .LOG2 is valid and newer (the Windows 8 and
-  KB3140410 rule); a single .LOG as in Windows XP. A dirty page that would
-  install an invalid bin header stops recovery before that bin.
+  KB3140410 rule); a single .LOG as in Windows XP. A log whose dirty pages run
+  past its end (torn), or would leave an invalid hive bin, is not applied.
 
 What we do not do: Windows "heals" a bad bin in a recovered image with a dummy
 bin and self-heals bad log base blocks; pebuild instead refuses such a result
@@ -366,30 +366,23 @@ def _recover_old(
     buf = bytearray(primary)
     if len(buf) < BASE_BLOCK_SIZE + log_base.bins_size:
         buf.extend(bytes(BASE_BLOCK_SIZE + log_base.bins_size - len(buf)))
-    trial = bytearray(buf)
     for offset, page in pages:
-        trial[BASE_BLOCK_SIZE + offset : BASE_BLOCK_SIZE + offset + 512] = page
-    bad = _first_bad_bin(trial, log_base.bins_size)
+        buf[BASE_BLOCK_SIZE + offset : BASE_BLOCK_SIZE + offset + 512] = page
+    bad = _first_bad_bin(buf, log_base.bins_size)
     if bad is not None:
-        replay.notes.append(
-            f"{log.name}: a dirty page makes the hive bin at 0x{bad:x} invalid; recovery stops there"
-        )
-        pages = [(o, p) for o, p in pages if o < bad]
-        for offset, page in pages:
-            buf[BASE_BLOCK_SIZE + offset : BASE_BLOCK_SIZE + offset + 512] = page
-        trial = buf
-    if not pages:
+        # S1: recovery stops at an invalid dirty bin. Keeping the bins before it would drop the
+        # rest of the hive, so the log is not used at all and the hive stays dirty (refused).
+        replay.notes.append(f"{log.name}: its pages leave an invalid hive bin at 0x{bad:x}; log not applied")
         return primary
     if not valid:
-        trial[:LOG_BASE_BLOCK_SIZE] = log.data[:LOG_BASE_BLOCK_SIZE]
-    struct.pack_into("<I", trial, 36, log_base.root)
-    struct.pack_into("<I", trial, 40, log_base.bins_size if bad is None else bad)
+        buf[:LOG_BASE_BLOCK_SIZE] = log.data[:LOG_BASE_BLOCK_SIZE]
+    struct.pack_into("<II", buf, 36, log_base.root, log_base.bins_size)
     replay.applied.append(log.name)
     replay.entries = 1
     replay.pages = len(pages)
     replay.sequence = max(log_base.seq1, base.seq1) if valid else log_base.seq1
-    _finish(trial, replay.sequence)
-    return bytes(trial)
+    _finish(buf, replay.sequence)
+    return bytes(buf)
 
 
 def _dirty_pages(log: LogFile, log_base: _Base, replay: Replay) -> list[tuple[int, bytes]]:
@@ -408,9 +401,9 @@ def _dirty_pages(log: LogFile, log_base: _Base, replay: Replay) -> list[tuple[in
     pages: list[tuple[int, bytes]] = []
     for index in range(nbytes * 8):
         if bitmap[index >> 3] >> (index & 7) & 1:
-            if cursor + 512 > len(data):
+            if cursor + 512 > len(data):  # yarp: a truncated dirty page fails the whole log
                 replay.notes.append(f"{log.name}: the log ends before dirty page {len(pages)} (torn log)")
-                return pages
+                return []
             pages.append((index * 512, data[cursor : cursor + 512]))
             cursor += 512
     if not pages:
