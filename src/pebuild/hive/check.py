@@ -39,6 +39,7 @@ from pebuild.hive._structs import (
     HBIN_HEADER_SIZE,
     KEY_COMP_NAME,
     NK,
+    NK_CELL,
     NONE_OFFSET,
     SK,
     VALUE_COMP_NAME,
@@ -46,7 +47,7 @@ from pebuild.hive._structs import (
     VK,
 )
 from pebuild.hive.reader import HiveImage
-from pebuild.hive.upcase import lh_hash, upcase
+from pebuild.hive.upcase import lh_hash, lh_hash_units, upcase
 
 MAX_DEPTH = 512
 _I32 = struct.Struct("<i")
@@ -122,21 +123,25 @@ class _Checker:
         visited = bytearray(self.size // 8)
         sk_users: dict[int, int] = {}
         keys = values = 0
+        kind, end = self.kind, self.size
+        unpack_nk = NK_CELL.unpack_from
         stack: list[tuple[int, int, int]] = [(self.root, NONE_OFFSET, 0)]  # nk, parent, depth
         while stack:
             nk, parent, depth = stack.pop()
+            if nk >= end or nk & 7 or kind[nk >> 3] != _ALLOCATED:
+                self.cell(nk, "key node")  # raises with the reason
             if visited[nk >> 3]:
                 raise self.fail(f"key node at 0x{nk:x} is reached twice (a cycle or a second parent)")
             visited[nk >> 3] = 1
             if depth > MAX_DEPTH:
                 raise self.fail(f"key node at 0x{nk:x} is nested deeper than {MAX_DEPTH} levels")
-            pos, length = self.cell(nk, "key node")
+            fields = unpack_nk(data, BASE_BLOCK_SIZE + nk)
+            length = -fields[0] - 4
             if length < NK.size:
                 raise self.fail(f"key node at 0x{nk:x} is too small")
-            fields = NK.unpack_from(data, pos)
-            sig, _flags, _ts, _access, nk_parent, nsub, _nv, sublist = fields[:8]
-            nval, vallist, security, class_off = fields[9:13]
-            name_len, class_len = fields[18], fields[19]
+            sig, _flags, _ts, _access, nk_parent, nsub, _nv, sublist = fields[1:9]
+            nval, vallist, security, class_off = fields[10:14]
+            name_len, class_len = fields[19], fields[20]
             if sig != b"nk":
                 raise self.fail(f"cell at 0x{nk:x} is not a key node (signature {sig!r})")
             if name_len == 0 or NK.size + name_len > length:
@@ -198,14 +203,15 @@ class _Checker:
         else:
             raise self.fail(f"cell at 0x{offset:x} is not a subkey list (signature {sig!r})")
         previous = self.key_upper(out[-1]) if out else None
+        key_name = self.key_name
         for i, nk in enumerate(entries):
-            name = self.key_name(nk)
+            name = key_name(nk)
             upper = upcase(name)
             if previous is not None and upper <= previous:
                 what = "twice" if upper == previous else "out of Windows' order"
                 raise self.fail(f"subkey list at 0x{offset:x} lists {name!r} {what}")
             previous = upper
-            if hashes is not None and lh_hash(name) != hashes[i]:
+            if hashes is not None and lh_hash_units(upper) != hashes[i]:
                 raise self.fail(
                     f"subkey list at 0x{offset:x}: the hash of {name!r} is 0x{hashes[i]:08x}, "
                     f"Windows computes 0x{lh_hash(name):08x}"
@@ -216,8 +222,11 @@ class _Checker:
         return upcase(self.key_name(nk))
 
     def key_name(self, nk: int) -> str:
-        pos, length = self.cell(nk, "subkey list entry")
         data = self.data
+        if nk >= self.size or nk & 7 or self.kind[nk >> 3] != _ALLOCATED:
+            self.cell(nk, "subkey list entry")  # raises with the reason
+        pos = BASE_BLOCK_SIZE + nk + 4
+        length = -_I32.unpack_from(data, pos - 4)[0] - 4
         if length < NK.size or data[pos : pos + 2] != b"nk":
             raise self.fail(f"subkey list entry 0x{nk:x} is not a key node")
         flags = _U16.unpack_from(data, pos + 2)[0]

@@ -109,7 +109,11 @@ _POWERS = [pow(37, k, 1 << 32) for k in range(2048)]
 def lh_hash(name: str) -> int:
     """The `lh` hash of a key name (S1 "Hash leaf"): h = 37*h + unit over Windows' upper-cased
     UTF-16 units, modulo 2**32 -- evaluated as the same polynomial with C-level loops."""
-    units = upcase(name)
+    return lh_hash_units(upcase(name))
+
+
+def lh_hash_units(units: str) -> int:
+    """`lh_hash` of an already upper-cased unit string (`upcase` output)."""
     n = len(units)
     if n > len(_POWERS):
         h = 0
