@@ -40,6 +40,11 @@ def delta(tmp_path: Path) -> Path:
     return hive_fixture("yarp-System_Delta", tmp_path / "in", logs=False)
 
 
+@pytest.fixture(scope="module")
+def original_view(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple]]:
+    return _regipy_view(hive_fixture("yarp-System_Delta", tmp_path_factory.mktemp("delta"), logs=False))
+
+
 def _tombstones(hive: Hive) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     values, keys = {}, {}
     for key in hive.root.walk():
@@ -75,7 +80,9 @@ def test_tombstones_read_as_deletions(delta: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", ["compact", "preserve"])
-def test_tombstones_are_written_back_as_tombstones(delta: Path, mode: str, tmp_path: Path) -> None:
+def test_tombstones_are_written_back_as_tombstones(
+    delta: Path, mode: str, tmp_path: Path, original_view: dict[str, set[tuple]]
+) -> None:
     hive = Hive.open(delta)
     hive.root.create("Pebuild").set_value("Probe", RegType.DWORD, 7)  # an edit elsewhere
     # and an edit in a key that holds a tombstone value: the tombstone must survive its rewrite
@@ -98,7 +105,7 @@ def test_tombstones_are_written_back_as_tombstones(delta: Path, mode: str, tmp_p
     written = _regipy_view(out)
     assert written.pop("\\Pebuild") == {("Probe", "REG_DWORD", 7)}
     written[f"\\{CS}\\Services\\XboxNetApiSvc"].discard(("Added", "REG_SZ", "x"))
-    assert written == _regipy_view(delta)  # tombstones included, as regipy lists them
+    assert written == original_view  # tombstones included, as regipy lists them
 
 
 def _regipy_view(path: Path) -> dict[str, set[tuple]]:

@@ -13,10 +13,11 @@ CmpCompareInIndex). Two facts follow that Python's `str.upper` gets wrong:
 
 `_RUNS` is that table as runs `(first unit, count, step, delta)`: unit
 `first + i*step` upper-cases to itself plus `delta`; every other unit maps to
-itself. It is the table of RtlUpcaseUnicodeChar as documented by yarp's
-RegistryUnicode.py (Windows 10) and the same as the NTFS $UpCase file that
-Windows' format and mkntfs (ntfs-3g) write; tests/hive/test_hive_upcase.py
-compares all 65536 entries with the $UpCase of a volume mkntfs makes.
+itself. It is the NTFS $UpCase table Windows' format and mkntfs (ntfs-3g) write,
+which is the table of RtlUpcaseUnicodeChar: it agrees with yarp's
+RegistryUnicode.py (dumped from RtlUpcaseUnicodeChar on Windows 10) at every
+entry compared, and tests/hive/test_hive_upcase.py compares all 65536 entries
+with the $UpCase of a volume mkntfs makes.
 """
 
 from __future__ import annotations
