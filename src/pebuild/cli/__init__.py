@@ -204,6 +204,12 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import signal
+
+    from pebuild.interrupts import raise_interrupt
+
+    # SIGTERM (systemd, CI timeouts, `kill`) ends a command like Ctrl-C: cleanup, exit 130
+    signal.signal(signal.SIGTERM, raise_interrupt)
     cli.main(args=argv, prog_name="pebuild")
 
 

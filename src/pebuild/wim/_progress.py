@@ -1,12 +1,26 @@
-"""libwim progress messages -> pebuild ProgressEvents, without letting exceptions cross C frames."""
+"""libwim progress messages -> pebuild ProgressEvents, without letting exceptions cross C frames.
+
+The callback is also how Ctrl-C stops libwim: inside `pebuild.interrupts.deferred()`
+(every `Wim._call`) SIGINT/SIGTERM only mark themselves pending, and the next
+callback answers WIMLIB_PROGRESS_STATUS_ABORT. libwim then unwinds on its own
+(an append-mode overwrite truncates what it appended and restores the header
+flags, wimlib src/write.c overwrite_wim_inplace) and returns
+WIMLIB_ERR_ABORTED_BY_PROGRESS; `reraise()` turns that into KeyboardInterrupt,
+the CLI's exit 130. No Python exception ever unwinds through a C frame.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 
+from pebuild import interrupts
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.wim import _libwim as L
+
+#: sent after the operation took effect (the temporary WIM is already renamed over the
+#: old one): aborting here would report a failure for a write that landed
+_TOO_LATE_TO_ABORT = frozenset({L.WIMLIB_PROGRESS_MSG_RENAME})
 
 
 class _ProgressBridge:
@@ -31,9 +45,12 @@ class _ProgressBridge:
             raise err
 
     def _callback(self, msg: int, info: int | None, _ctx: int | None) -> int:
-        if self.progress is None:
-            return L.WIMLIB_PROGRESS_STATUS_CONTINUE
         try:
+            if interrupts.pending() and msg not in _TOO_LATE_TO_ABORT:
+                self.error = KeyboardInterrupt()
+                return L.WIMLIB_PROGRESS_STATUS_ABORT
+            if self.progress is None:
+                return L.WIMLIB_PROGRESS_STATUS_CONTINUE
             event = _event(msg, info)
             if event is not None:
                 self.progress(event)

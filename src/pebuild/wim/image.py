@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pebuild import interrupts
 from pebuild.errors import FormatError, OutputError, PebuildError, SourceError, UsageError
 from pebuild.fsutil import normalize_image_path
 from pebuild.progress import Progress
@@ -96,7 +97,16 @@ class Wim:
         bridge = _ProgressBridge()
         handle = L.WIMStruct_p()
         cfunc = bridge.cfunc if check else L.wimlib_progress_func_t()  # only integrity checks report
-        code = L.lib().wimlib_open_wim_with_progress(L.encode(p), flags, ctypes.byref(handle), cfunc, None)
+        try:
+            with interrupts.deferred():
+                code = L.lib().wimlib_open_wim_with_progress(
+                    L.encode(p), flags, ctypes.byref(handle), cfunc, None
+                )
+                bridge.reraise()
+        except BaseException:
+            if handle.value:
+                L.lib().wimlib_free(handle)
+            raise
         if code == L.WIMLIB_ERR_READ and os.path.getsize(p) < 208:
             code = L.WIMLIB_ERR_UNEXPECTED_END_OF_FILE  # shorter than a WIM header: truncated
         L.check(code, "cannot open WIM", p, default=FormatError)
@@ -148,12 +158,12 @@ class Wim:
         path: str | None = None,
         default: type[PebuildError] = FormatError,
     ) -> None:
-        # Only a caller that wants progress pays for libwim calling back into Python.
-        cfunc = self._bridge.cfunc if progress is not None else L.wimlib_progress_func_t()
-        L.lib().wimlib_register_progress_function(self.handle, cfunc, None)
-        with self._bridge.active(progress):
+        # The callback is registered even without `progress`: it is how Ctrl-C stops libwim
+        # cleanly (pebuild.wim._progress). SIGINT/SIGTERM wait for it, never hit a C frame.
+        L.lib().wimlib_register_progress_function(self.handle, self._bridge.cfunc, None)
+        with interrupts.deferred(), self._bridge.active(progress):
             code = fn(*args)
-        self._bridge.reraise()
+            self._bridge.reraise()
         L.check(code, what, path or self.path, default=default)
 
     # ---------------------------------------------------------------- reading

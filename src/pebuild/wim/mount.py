@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pebuild import interrupts
 from pebuild.errors import OutputError, StateError, UsageError
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.wim.image import Wim
@@ -394,17 +395,65 @@ def commit(
             if wim.info.guid_hex != record.guid:
                 raise StateError("WIM changed since it was mounted (GUID differs)", path=record.wim)
             commands, result = diff_tree(record.dir, old, new, wim, record.index)
-            if commands:
-                wim.update(record.index, commands, progress=progress)
-                wim.overwrite(rebuild=rebuild, check=check, progress=progress)
-            elif rebuild or check:
-                wim.overwrite(rebuild=True, check=check, progress=progress)
-        st = os.stat(record.wim)
-        record.wim_size, record.wim_mtime_ns = st.st_size, st.st_mtime_ns
-        record.header_sha256 = _wim_header_sha256(record.wim)
-        record.commits += 1
-        _save(record, new)  # libwim only reads DIR: what we scanned is the new baseline
+            with interrupts.deferred():
+                _write_changes(wim, record, old, commands, rebuild=rebuild, check=check, progress=progress)
+                _record_commit(record, new)
+                interrupts.consume()  # the commit landed: an interrupt now must not report failure
     return result
+
+
+def _write_changes(
+    wim: Wim,
+    record: MountRecord,
+    old: dict[str, Entry],
+    commands: list[UpdateCommand],
+    *,
+    rebuild: bool,
+    check: bool,
+    progress: Progress | None,
+) -> None:
+    """One update and one overwrite; Ctrl-C before libwim writes the new header aborts both.
+
+    Inside `interrupts.deferred()` the libwim progress callback answers ABORT:
+    the in-memory update rolls back, an append-mode overwrite truncates the WIM
+    to its old end and restores the header flags (wimlib src/write.c). After the
+    last callback libwim only writes tables and the header: the commit lands.
+    """
+    try:
+        if commands:
+            wim.update(record.index, commands, progress=progress)
+            wim.overwrite(rebuild=rebuild, check=check, progress=progress)
+        elif rebuild or check:
+            wim.overwrite(rebuild=True, check=check, progress=progress)
+    except KeyboardInterrupt:
+        _keep_mount_valid(record, old)
+        raise
+
+
+def _keep_mount_valid(record: MountRecord, old: dict[str, Entry]) -> None:
+    """After an aborted commit the WIM holds its old image; record its new size and mtime.
+
+    libwim appends after the old tables and, on abort, truncates back to their
+    end and restores the header flags (wimlib src/write.c): the header is the
+    recorded one and the file is no longer than before (bytes a WIM may carry
+    past its last table are cut). Then the mount stays valid; anything else
+    really changed and the mount is reported stale.
+    """
+    with contextlib.suppress(OSError):
+        st = os.stat(record.wim)
+        if (st.st_size, st.st_mtime_ns) == (record.wim_size, record.wim_mtime_ns):
+            return
+        if st.st_size <= record.wim_size and _wim_header_sha256(record.wim) == record.header_sha256:
+            record.wim_size, record.wim_mtime_ns = st.st_size, st.st_mtime_ns
+            _save(record, old)
+
+
+def _record_commit(record: MountRecord, new: dict[str, Entry]) -> None:
+    st = os.stat(record.wim)
+    record.wim_size, record.wim_mtime_ns = st.st_size, st.st_mtime_ns
+    record.header_sha256 = _wim_header_sha256(record.wim)
+    record.commits += 1
+    _save(record, new)  # libwim only reads DIR: what we scanned is the new baseline
 
 
 class _Opening(threading.Thread):
