@@ -5,6 +5,13 @@
   never leaves a half-written output and never destroys the previous one.
 * Paths that come from recipes or from inside images are joined with
   `safe_join`, which refuses anything that would escape its root.
+* What pebuild publishes gets ordinary modes, as `cp` gives a new file:
+  0644 files and 0755 directories, less the umask (`file_mode`, `dir_mode`,
+  `normalize_modes`). Never mkdtemp's 0700: dnsmasq drops privileges to
+  `nobody` and must read a PXE tree as written.
+* Temporary names carry the writer's pid (`.NAME.<pid>-<random>.tmp`), so a
+  later run can tell debris of a dead process from work in progress
+  (pebuild.outputs.clean).
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ import contextlib
 import errno
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -27,24 +34,87 @@ def _output_error(path: Path, exc: OSError) -> OutputError:
     return OutputError(f"cannot write output: {reason}", path=path)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux: /proc/self/status)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    old = os.umask(0o022)  # pragma: no cover - kernels before 4.7
+    os.umask(old)
+    return old
+
+
+def file_mode() -> int:
+    """0644 less the umask: what `cp` gives a new file (pebuild writes no executables)."""
+    return 0o644 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """0755 less the umask: what `mkdir` gives a new directory."""
+    return 0o755 & ~current_umask()
+
+
+def temp_name(name: str) -> str:
+    """`.NAME.<pid>-<random>.tmp`: hidden, unique, and naming the process that owns it."""
+    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+def normalize_modes(root: Path) -> None:
+    """Every directory under `root` (and root) `dir_mode()`, every file `file_mode()`; links untouched.
+
+    Copies keep their source's mode (a kit unpacked with umask 077 has 0600
+    files); a published tree must be readable the way `cp` would have made it.
+    """
+    fmode, dmode = file_mode(), dir_mode()
+    os.chmod(root, dmode)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, dmode)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, fmode)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and directory under `root`: the tree survives a power loss once published."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """Yield a binary file that becomes `path` only if the block finishes without error."""
+def atomic_output(path: str | os.PathLike[str], *, mode: int | None = None) -> Iterator[BinaryIO]:
+    """Yield a binary file that becomes `path` only if the block finishes without error.
+
+    `mode` defaults to `file_mode()` (0644 less the umask).
+    """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError("cannot write output: directory does not exist", path=parent)
+    tmp_path = parent / temp_name(target.name)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+        fd = os.open(tmp_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise _output_error(target, exc) from None
-    tmp_path = Path(tmp)
     try:
         with os.fdopen(fd, "w+b") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp_path, mode)
+        os.chmod(tmp_path, file_mode() if mode is None else mode)
         os.replace(tmp_path, target)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
@@ -55,16 +125,17 @@ def atomic_output(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterato
     fsync_dir(parent)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> None:
     with atomic_output(path, mode=mode) as fh:
         fh.write(data)
 
 
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str], *, replace: bool = True) -> Iterator[Path]:
-    """Yield a fresh temporary directory that is renamed to `path` on success.
+    """Yield a fresh temporary directory (`dir_mode()`) that is renamed to `path` on success.
 
     An existing `path` is replaced only after the new tree is complete (when `replace`).
+    Whole output sets (ownership, staging, one publish) go through pebuild.outputs instead.
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
@@ -72,8 +143,9 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = True) -> I
         raise OutputError("cannot write output: directory does not exist", path=parent)
     if target.exists() and not replace:
         raise OutputError("output directory already exists", path=target)
+    tmp = parent / temp_name(target.name)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+        tmp.mkdir(mode=dir_mode())
     except OSError as exc:
         raise _output_error(target, exc) from None
     try:
