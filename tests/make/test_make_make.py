@@ -118,8 +118,15 @@ def test_amd64_capture_build(kit_dir: Path, tmp_path: Path) -> None:
     info = run("wimlib-imagex", "info", str(wim))
     assert re.search(r"Boot Index:\s+1", info)
     assert "WinPE capture (amd64)" in info
-    # media tree as copype lays it out
-    files = sorted(p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file())
+    # media tree as copype lays it out, plus the ownership marker (pebuild.outputs), not part of the media
+    marker = json.loads((media / ".pebuild-tree.json").read_text())
+    assert marker["kind"] == "media"
+    files = sorted(
+        p.relative_to(media).as_posix()
+        for p in media.rglob("*")
+        if p.is_file() and p.name != ".pebuild-tree.json"
+    )
+    assert [f["path"] for f in marker["files"]] == files
     assert files == [
         "boot/bcd",
         "boot/boot.sdi",
@@ -305,7 +312,13 @@ def test_copype_tree_round_trip(kit_dir: Path, tmp_path: Path, run_pebuild) -> N
     proc = run_pebuild("copype", "amd64", str(dest), "--source", str(kit_dir), "--json", check=True)
     summary = json.loads(proc.stdout)
     assert summary["source_kind"] == "adk"
-    assert sorted(p.name for p in dest.iterdir()) == ["fwfiles", "media", "mount", "tools"]
+    assert sorted(p.name for p in dest.iterdir()) == [
+        ".pebuild-tree.json",
+        "fwfiles",
+        "media",
+        "mount",
+        "tools",
+    ]
     assert sorted(p.name for p in (dest / "fwfiles").iterdir()) == [
         "efisys.bin",
         "efisys_noprompt.bin",
@@ -321,8 +334,16 @@ def test_copype_tree_round_trip(kit_dir: Path, tmp_path: Path, run_pebuild) -> N
     result = make(dest, out)
     assert result.manifest["source"]["kind"] == "copype"
     assert "/Windows/System32/imagex.exe" in wim_files(out / "media/sources/boot.wim")
+    # an untouched copype tree pebuild wrote is replaced; once the user put something in, it is refused
+    run_pebuild("copype", "amd64", str(dest), "--source", str(kit_dir), check=True)
+    (dest / "media/drivers").mkdir()
+    (dest / "media/drivers/net.inf").write_text("[Version]\n")
     again = run_pebuild("copype", "amd64", str(dest), "--source", str(kit_dir))
     assert_one_line_error(again, 8)
+    assert "media/drivers/" in again.stderr and "--force" in again.stderr
+    assert (dest / "media/drivers/net.inf").is_file()
+    run_pebuild("copype", "amd64", str(dest), "--source", str(kit_dir), "--force", check=True)
+    assert not (dest / "media/drivers").exists()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import pytest
 from pxe_support import make_boot_wim
 
 from _helpers import assert_one_line_error, require_tool
-from pebuild.errors import SourceError, UsageError
+from pebuild.errors import OutputError, SourceError, UsageError
+from pebuild.outputs import OutputOptions
 from pebuild.pxe import PxeRequest, write_pxe_tree
 
 TS = 1_700_000_000
@@ -188,23 +189,39 @@ def test_same_inputs_give_the_same_tree(tmp_path: Path, boot_wims: dict[str, Pat
     a, b = trees
     assert tree_files(a) == tree_files(b)
     for rel in tree_files(a):
-        if rel.startswith("conf/") or rel == "boot.ipxe":
-            continue  # these name their own absolute directory
+        if rel.startswith("conf/") or rel in ("boot.ipxe", ".pebuild-tree.json"):
+            continue  # these name their own absolute directory (the marker lists the conf files' hashes)
         assert sha(a / rel) == sha(b / rel), rel
         assert (a / rel).stat().st_mtime == TS
 
 
 def test_existing_tree_is_replaced_only_when_complete(tmp_path: Path, boot_wims: dict[str, Path]) -> None:
     dest = tmp_path / "pxe"
-    dest.mkdir()
-    (dest / "old.txt").write_text("previous tree")
+    write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["x86"], arches=["x86"], timestamp=TS))
+    before = {rel: sha(dest / rel) for rel in tree_files(dest)}
     broken = make_boot_wim(tmp_path / "broken.wim", "amd64", omit=("Windows/Boot/PXE/pxeboot.n12",))
     with pytest.raises(SourceError):
         write_pxe_tree(PxeRequest(dest=dest, boot_wim=broken, timestamp=TS))
-    assert (dest / "old.txt").read_text() == "previous tree"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pxe")] == []
-    write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["amd64"], timestamp=TS))
-    assert not (dest / "old.txt").exists() and (dest / "Boot/x64/pxeboot.n12").is_file()
+    assert {rel: sha(dest / rel) for rel in tree_files(dest)} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["amd64"], timestamp=TS))  # its own tree
+    assert not (dest / "Boot/x86").exists() and (dest / "Boot/x64/pxeboot.n12").is_file()
+
+
+def test_a_directory_holding_user_files_is_never_replaced_without_force(
+    tmp_path: Path, boot_wims: dict[str, Path]
+) -> None:
+    dest = tmp_path / "tftp"
+    dest.mkdir()
+    (dest / "thesis.txt").write_text("years of work")
+    with pytest.raises(OutputError, match=r"holds thesis\.txt; use --force"):
+        write_pxe_tree(PxeRequest(dest=dest, boot_wim=boot_wims["amd64"], timestamp=TS))
+    assert (dest / "thesis.txt").read_text() == "years of work"
+    forced = PxeRequest(
+        dest=dest, boot_wim=boot_wims["amd64"], timestamp=TS, outputs=OutputOptions(force=True)
+    )
+    write_pxe_tree(forced)
+    assert not (dest / "thesis.txt").exists() and (dest / "Boot/x64/pxeboot.n12").is_file()
 
 
 def test_missing_boot_files_name_what_was_looked_for(tmp_path: Path) -> None:

@@ -260,7 +260,10 @@ def test_sample_source_cli(tmp_path: Path, run_pebuild) -> None:
     data = json.loads(proc.stdout)
     assert data["arch"] == "arm64" and Path(data["path"]) == tmp_path / "kit"
     assert (tmp_path / "kit" / WPE / "arm64" / "en-us" / "winpe.wim").is_file()
+    run_pebuild("sample-source", str(tmp_path / "kit"), "--arch", "arm64", check=True)  # its own kit
+    (tmp_path / "kit" / "notes.txt").write_text("mine")
     again = run_pebuild("sample-source", str(tmp_path / "kit"), "--arch", "arm64")
     assert_one_line_error(again, expected_code=OutputError.exit_code)
+    assert "notes.txt" in again.stderr
     bad = run_pebuild("sample-source", str(tmp_path / "k2"), "--arch", "mips")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and not (tmp_path / "k2").exists()

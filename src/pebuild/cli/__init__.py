@@ -54,6 +54,8 @@ COMMANDS: dict[str, str] = {
     # Installation: shipped recipes, system dependencies (pebuild.cli.recipes, pebuild.cli.doctor)
     "recipes": "pebuild.cli.recipes:recipes",
     "doctor": "pebuild.cli.doctor:doctor",
+    # Outputs (pebuild.cli.outputs)
+    "clean": "pebuild.cli.outputs:clean",
 }
 
 EXAMPLES = """\
@@ -71,7 +73,8 @@ Examples:
   pebuild doctor                                                  which system tools work, which are missing
 
 Exit codes: 0 ok, 1 boot failed, 2 usage, 3 recipe, 4 source, 5 bad input file,
-6 missing tool, 7 mount state, 8 output, 70 internal error (see docs/exit-codes.md).
+6 missing tool, 7 mount or output busy, 8 output, 70 internal error, 130 interrupted
+(see docs/exit-codes.md).
 """
 
 
@@ -162,6 +165,7 @@ _SHORT_HELP: dict[str, str] = {
     "driver": "Add, list and remove drivers of a mounted image, a WIM or a media tree (DISM).",
     "recipes": "List the shipped recipes and overlays; print one to copy and edit.",
     "doctor": "Check the system tools pebuild uses; name the Debian packages.",
+    "clean": "Remove what killed pebuild runs left beside their outputs.",
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pebuild.cli._common import emit_json, progress_display
+from pebuild.cli.outputs import output_flags, output_options
 
 
 def _result_json(result: object, extra: dict[str, object] | None = None) -> dict[str, object]:
@@ -52,6 +53,7 @@ Examples:
     type=click.Path(path_type=Path),
     help="File with paths to place first (oscdimg -yo).",
 )
+@output_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def iso(
     media_dir: Path,
@@ -64,6 +66,8 @@ def iso(
     hide_boot_images: bool | None,
     date: str | None,
     file_order: Path | None,
+    force: bool,
+    no_wait: bool,
     as_json: bool,
 ) -> None:
     """Write a bootable El Torito ISO (BIOS + UEFI, ISO 9660 level 3, Joliet, UDF) from MEDIA_DIR."""
@@ -88,6 +92,7 @@ def iso(
         hide_boot_images=hide_boot_images,
         timestamp=parse_date(date) if date else None,
         file_order=order,
+        outputs=output_options(force, no_wait),
     )
     with progress_display("iso") as progress:
         result = write_iso(req, progress)

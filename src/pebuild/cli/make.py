@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from pebuild.cli._common import ARCH, complete_recipe, emit_json, is_quiet, progress_display
+from pebuild.cli.outputs import output_flags, output_options
 
 MAKE_EPILOG = """\b
 Examples:
   pebuild make amd64 --recipe capture --source sample -o capture.iso      a shipped recipe (pebuild recipes)
   pebuild make x86 --recipe rescue.toml --source /mnt/adk -o rescue.iso --manifest rescue.json
-  pebuild make amd64 --recipe capture --source win11.iso --profile lab -o lab.iso --pxe tftp/
+  pebuild make amd64 --recipe capture --source win11.iso --profile lab -o lab.iso --pxe tftp/winpe
   SOURCE_DATE_EPOCH=1700000000 pebuild make amd64 --recipe r.toml -o a.iso   # byte-identical rebuilds
 """
 
@@ -56,6 +57,7 @@ def _size(text: str) -> int | str:
     help="EFI boot manager set [default: the recipe's [media] boot_manager, auto].",
 )
 @click.option("--strict", is_flag=True, help="Treat build-check warnings as errors (docs/recipes.md).")
+@output_flags
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 def make(
     arch: str,
@@ -72,9 +74,17 @@ def make(
     keep: bool,
     boot_manager: str | None,
     strict: bool,
+    force: bool,
+    no_wait: bool,
     as_json: bool,
 ) -> None:
-    """Build WinPE media for ARCH from a recipe: edit boot.wim once, write BCDs, media tree and ISO."""
+    """Build WinPE media for ARCH from a recipe: edit boot.wim once, write BCDs, media tree and ISO.
+
+    All outputs are published together when the build is complete: on an error
+    or Ctrl-C every one is left as it was. An existing --media-dir or --pxe
+    directory is replaced only if pebuild wrote it and nothing was added to it
+    (--force overrides). See docs/builder.md.
+    """
     from pebuild.make import BuildRequest, build
 
     req = BuildRequest(
@@ -92,6 +102,7 @@ def make(
         usb_table=usb_table,
         boot_manager=boot_manager,
         strict=strict,
+        outputs=output_options(force, no_wait),
     )
     with progress_display("make", quiet=is_quiet() or as_json) as progress:
         result = build(req, progress)
@@ -129,13 +140,20 @@ Examples:
 @click.argument("arch", type=ARCH)
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--source", "-s", default="sample", show_default=True, help="Any source pebuild make takes.")
+@output_flags
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
-def copype(arch: str, dest: Path, source: str, as_json: bool) -> None:
-    """Create the ADK's copype working tree (media/, mount/, fwfiles/) from any source."""
+def copype(arch: str, dest: Path, source: str, force: bool, no_wait: bool, as_json: bool) -> None:
+    """Create the ADK's copype working tree (media/, mount/, fwfiles/) from any source.
+
+    An existing DEST is replaced only if it is empty or an untouched copype tree
+    pebuild wrote (--force overrides).
+    """
     from pebuild.make import CopypeRequest
     from pebuild.make import copype as run_copype
 
-    result = run_copype(CopypeRequest(arch=arch, dest=dest, source=source))
+    result = run_copype(
+        CopypeRequest(arch=arch, dest=dest, source=source, outputs=output_options(force, no_wait))
+    )
     if as_json:
         emit_json(
             {

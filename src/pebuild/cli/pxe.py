@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pebuild.cli._common import ARCH, emit_json, progress_display
+from pebuild.cli.outputs import output_flags, output_options
 
 EPILOG = """\
 Examples:
@@ -22,7 +23,8 @@ Examples:
   dnsmasq --test --conf-file=pxe/conf/dnsmasq.conf          check, then run dnsmasq with it
 
 DIR is the TFTP root (and HTTP root for iPXE); it is replaced only when the
-new tree is complete. See docs/pxe.md.
+new tree is complete, and only if it is empty or a PXE tree pebuild wrote that
+nobody added to (--force overrides). See docs/pxe.md.
 """
 
 
@@ -86,6 +88,7 @@ new tree is complete. See docs/pxe.md.
 )
 @click.option("--index", type=int, help="Image whose boot files are used (default: the WIM's boot index).")
 @click.option("--description", help="Boot menu description [default: the recipe's, else Windows PE].")
+@output_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def pxe(
     source_or_wim: str,
@@ -107,6 +110,8 @@ def pxe(
     default_bcd: str,
     index: int | None,
     description: str | None,
+    force: bool,
+    no_wait: bool,
     as_json: bool,
 ) -> None:
     """Write a WDS-style TFTP tree, iPXE/wimboot files and dnsmasq.conf from a source or boot.wim.
@@ -141,6 +146,7 @@ def pxe(
         http_url=http_url,
         http_boot=http_boot,
         default_bcd=default_bcd,
+        outputs=output_options(force, no_wait),
         **fields,
     )
     with progress_display("pxe") as progress:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pebuild.cli._common import ARCH, emit_json
+from pebuild.cli.outputs import output_flags
 
 SMOKE_EXAMPLES = """\
 Examples:
@@ -145,16 +146,21 @@ Examples:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--arch", type=ARCH, default="amd64", show_default=True)
 @click.option("--timestamp", type=int, help="Unix time for every file [default: 2024-01-01, fixed].")
+@output_flags
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-def sample_source(directory: Path, arch: str, timestamp: int | None, as_json: bool) -> None:
-    """Write the built-in synthetic WinPE source kit (ADK layout) to DIRECTORY (new or empty).
+def sample_source(
+    directory: Path, arch: str, timestamp: int | None, force: bool, no_wait: bool, as_json: bool
+) -> None:
+    """Write the built-in synthetic WinPE source kit (ADK layout) to DIRECTORY.
 
+    DIRECTORY may be new, empty or a sample kit pebuild wrote (--force: anything).
     A stand-in for Microsoft's ADK: every boot program is a tiny real program
     printing 'PEBUILD-SAMPLE <name>' on COM1. See docs/sample.md.
     """
+    from pebuild.cli.outputs import output_options
     from pebuild.sample import build_sample_source
 
-    path = build_sample_source(directory, arch, timestamp)
+    path = build_sample_source(directory, arch, timestamp, options=output_options(force, no_wait))
     if as_json:
         emit_json({"path": str(path), "arch": arch})
     else:

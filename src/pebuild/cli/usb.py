@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pebuild.cli._common import ARCH, emit_json, progress_display
+from pebuild.cli.outputs import output_flags, output_options
 
 EXAMPLES = """\
 Examples:
@@ -50,6 +51,7 @@ Examples:
     default=None,
     help="A FAT32 boot sector written by `bootsect /nt60` to use instead of pebuild's own.",
 )
+@output_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def usb(
     media_dir: Path,
@@ -59,6 +61,8 @@ def usb(
     arch: str,
     label: str,
     boot_sector: Path | None,
+    force: bool,
+    no_wait: bool,
     as_json: bool,
 ) -> None:
     """Write a raw disk image with one FAT32 partition holding MEDIA_DIR, bootable by BIOS and UEFI.
@@ -76,6 +80,7 @@ def usb(
         arch=arch,
         label=label,
         boot_sector=boot_sector,
+        outputs=output_options(force, no_wait),
     )
     with progress_display("usb") as progress:
         result = write_usb_image(req, progress)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pebuild.outputs import OutputOptions
 
 
 @dataclass
@@ -40,6 +42,7 @@ class IsoRequest:
     udf_only: bool = False
     dedupe: bool = False
     uefi_sector_count: int | None = None
+    outputs: OutputOptions = field(default_factory=OutputOptions)  # --force, --no-wait (pebuild.outputs)
 
 
 @dataclass(frozen=True)

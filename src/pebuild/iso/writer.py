@@ -32,6 +32,8 @@ from pebuild.iso._pycdlib import OrderedPyCdlib, copy_deferred, pinned_clock
 from pebuild.iso.bootimage import check_boot_file, check_uefi_image
 from pebuild.iso.model import IsoRequest, IsoResult
 from pebuild.iso.names import MediaFile, NameMap, scan_media, udf_path, validate_label
+from pebuild.outputs import MARKER as TREE_MARKER
+from pebuild.outputs import Output, Transaction, plan_outputs
 from pebuild.progress import Progress, ProgressEvent
 
 #: the ISO 9660 side of an oscdimg -u2 disc (formats.md 4.1, observed 135 bytes)
@@ -62,8 +64,15 @@ class _Views:
         }
 
 
-def write_iso(req: IsoRequest, progress: Progress | None = None) -> IsoResult:
-    """Write `req.output`; nothing appears there unless the whole ISO was written."""
+def write_iso(req: IsoRequest, progress: Progress | None = None, *, into: Path | None = None) -> IsoResult:
+    """Write `req.output`; nothing appears there unless the whole ISO was written.
+
+    The path is checked and locked first (pebuild.outputs: not inside the media
+    tree, not a directory, ...). `into`: write the ISO there instead and leave
+    publishing to the caller, who staged it (`pebuild make`).
+    """
+    if into is None:
+        return _write_published(req, progress)
     label = validate_label(req.label)
     if req.udf_only and not req.udf:
         raise UsageError("a UDF-only disc (oscdimg -u2) cannot be written with UDF turned off")
@@ -77,14 +86,22 @@ def write_iso(req: IsoRequest, progress: Progress | None = None) -> IsoResult:
     if not (0 <= req.bios_load_segment <= 0xFFFF):
         raise UsageError(f"BIOS load segment must be 0-0xFFFF, got {req.bios_load_segment:#x}")
     tree = scan_media(Path(req.media_dir))
-    _check_output(Path(req.output))
-    old_output = _rel_inside(Path(req.output), tree.root.resolve())
-    if old_output is not None:  # an earlier ISO inside the media tree does not go into the new one
-        tree.files = [f for f in tree.files if f.rel != old_output]
+    _check_output(into)
+    # the ownership marker of a tree pebuild published is not part of the media
+    tree.files = [f for f in tree.files if f.rel != TREE_MARKER]
     epoch = build_time(req.timestamp)
     with pinned_clock(epoch, f"{label}\x1f{epoch}"):
         iso = _build(req, tree, label, bios, uefi, uefi_size)
-        return _master(iso, Path(req.output), progress)
+        return _master(iso, into, progress)
+
+
+def _write_published(req: IsoRequest, progress: Progress | None) -> IsoResult:
+    inputs = [p for p in (req.media_dir, req.bios_boot, req.uefi_boot) if p is not None]
+    plan = plan_outputs([Output("iso", Path(req.output))], inputs=inputs)
+    with Transaction(plan, req.outputs) as tx:
+        staged = write_iso(req, progress, into=tx.path("iso"))
+        tx.publish()
+    return IsoResult(path=Path(req.output), size=staged.size, sha256=staged.sha256)
 
 
 def _check_output(output: Path) -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pebuild.outputs import OutputOptions
+
 
 @dataclass
 class BuildRequest:
@@ -25,6 +27,7 @@ class BuildRequest:
     timestamp: int | None = None  # explicit build time (else SOURCE_DATE_EPOCH, else now)
     boot_manager: str | None = None  # overrides [media] boot_manager: auto | 2023 | 2011
     strict: bool = False  # build-check warnings are errors (make/checks.py)
+    outputs: OutputOptions = field(default_factory=OutputOptions)  # --force, --no-wait (pebuild.outputs)
 
 
 @dataclass

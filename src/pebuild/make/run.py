@@ -1,19 +1,23 @@
 """`build()`: recipe -> source -> boot.wim edits -> BCD/SDI -> media tree -> ISO/PXE/USB -> manifest.
 
-The build runs in one directory beside the output (`.pebuild-build-*`):
-the source WIM is copied there (reflink / copy_file_range), edited with ONE
-libwim update, stamped (GUID from stable_guid, XML times from the build
-clock), laid out as copype's media/, and turned into outputs, each written
-atomically. On failure the directory is removed unless `keep`.
+Before any work the whole output plan is checked (pebuild.outputs: paths,
+kinds, collisions, ownership of existing trees) and locked. The build runs in
+one directory beside the first output (`.pebuild-build-<pid>-*`): the source
+WIM is copied there (reflink / copy_file_range), edited with ONE libwim update,
+stamped (GUID from stable_guid, XML times from the build clock) and laid out as
+copype's media/. Every output is written into a staging area beside its target
+and all are published together at the end, the manifest last: an error or an
+interrupt before that leaves every target as it was. The build directory is
+removed on every exit path unless `keep`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,17 +29,18 @@ from pebuild import clock
 from pebuild.arches import normalize_arch
 from pebuild.bcd import store_to_json
 from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
-from pebuild.fsutil import atomic_directory, copy_file, sha256_file
+from pebuild.fsutil import copy_file, sha256_file
 from pebuild.make.checks import check_image
 from pebuild.make.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
 from pebuild.make.model import BuildRequest, BuildResult
 from pebuild.manifest import MANIFEST_VERSION, file_entries, tool_versions, write_manifest
 from pebuild.media import check_media_pe, collect_boot_files, has_bios, write_tree
+from pebuild.outputs import TREE, Output, OutputPlan, Transaction, build_directory, plan_outputs
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.recipe import Recipe, load_recipe, overlays_dir
 from pebuild.source import EFI_NAME, open_source
 
-STAGES = ("recipe", "source", "image", "boot", "media", "iso", "pxe", "usb", "manifest")
+STAGES = ("recipe", "source", "image", "boot", "media", "iso", "pxe", "usb", "manifest", "publish")
 
 
 class _Stages:
@@ -73,27 +78,38 @@ def build(req: BuildRequest, progress: Progress | None = None) -> BuildResult:
         raise UsageError(
             "no source: give --source (sample, a kit, an install .iso or a WIM) or set `source` in the recipe"
         )
-    anchor = next(p for p in (req.output, req.media_dir, req.pxe_dir, req.usb_output) if p is not None)
-    root = req.build_root or Path(anchor).resolve().parent
-    if not root.is_dir():
-        raise OutputError("cannot write output: directory does not exist", path=root)
-    try:
-        build_dir = Path(tempfile.mkdtemp(prefix=".pebuild-build-", dir=root))
-    except OSError as exc:
-        raise OutputError(f"cannot create the build directory: {exc.strerror or exc}", path=root) from None
-    try:
-        with st.stage("source", str(spec)):
-            source = open_source(spec, req.arch)
-        with source:
-            result = _run(req, recipe, source, build_dir, t, st, progress)
-        return result
-    except PebuildError as exc:
-        if req.keep:
-            exc.message = f"{exc.message} (build directory kept: {build_dir})"
-        raise
-    finally:
-        if not req.keep:
-            shutil.rmtree(build_dir, ignore_errors=True)
+    plan = _output_plan(req, recipe, spec)
+    with Transaction(plan, req.outputs) as tx:
+        root = Path(req.build_root) if req.build_root else plan.outputs[0].parent
+        if not root.is_dir():
+            raise OutputError("cannot write output: directory does not exist", path=root)
+        with build_directory(root, keep=req.keep) as build_dir:
+            try:
+                with st.stage("source", str(spec)):
+                    source = open_source(spec, req.arch)
+                with source:
+                    return _run(req, recipe, source, build_dir, t, st, progress, tx)
+            except PebuildError as exc:
+                if req.keep:
+                    exc.message = f"{exc.message} (build directory kept: {build_dir})"
+                raise
+
+
+def _output_plan(req: BuildRequest, recipe: Recipe, spec: str) -> OutputPlan:
+    """Every output of the build, checked before any work; the manifest last (published last)."""
+    outputs = [
+        Output(role, Path(path), kind)
+        for role, path, kind in (
+            ("iso", req.output, "file"),
+            ("media", req.media_dir, TREE),
+            ("pxe", req.pxe_dir, TREE),
+            ("usb", req.usb_output, "file"),
+            ("manifest", req.manifest, "file"),
+        )
+        if path is not None
+    ]
+    inputs = [recipe.path] + ([] if spec == "sample" else [Path(spec)])
+    return plan_outputs(outputs, inputs=inputs)
 
 
 def _variables(req: BuildRequest, recipe: Recipe, source: Any) -> dict[str, Any]:
@@ -128,6 +144,7 @@ class _Ctx:
     st: _Stages
     progress: Progress | None
     variables: dict[str, Any]
+    tx: Transaction
     pe_files: dict[str, dict[str, object]] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -155,8 +172,9 @@ def _run(
     t: int,
     st: _Stages,
     progress: Progress | None,
+    tx: Transaction,
 ) -> BuildResult:
-    ctx = _Ctx(req, recipe, source, build_dir, t, st, progress, _variables(req, recipe, source))
+    ctx = _Ctx(req, recipe, source, build_dir, t, st, progress, _variables(req, recipe, source), tx)
     ctx.manifest.update(manifest_version=MANIFEST_VERSION, arch=req.arch, build_time=t)
     with st.stage("image", "edit boot.wim"):
         placed = gather_placed(recipe, source, ctx.variables)
@@ -195,6 +213,8 @@ def _run(
             result.usb_image = Path(req.usb_output)
     with st.stage("manifest"):
         _finish(ctx, result, stores)
+    with st.stage("publish", "rename the new outputs into place"):
+        tx.publish()
     if req.keep:
         result.build_dir = build_dir
     result.stages = st.seconds
@@ -310,10 +330,11 @@ def _write_iso(ctx: _Ctx, result: BuildResult) -> None:
 
     m = ctx.recipe.settings.media
     assert ctx.req.output is not None
+    target = ctx.tx.plan.get("iso").path
     iso = write_iso(
         IsoRequest(
             media_dir=ctx.media,
-            output=Path(ctx.req.output),
+            output=target,
             bios_boot=(ctx.fw / "etfsboot.com") if has_bios(ctx.req.arch) else None,
             uefi_boot=ctx.fw / ("efisys.bin" if m.prompt else "efisys_noprompt.bin"),
             label=m.label,
@@ -322,8 +343,9 @@ def _write_iso(ctx: _Ctx, result: BuildResult) -> None:
             timestamp=ctx.t,
         ),
         ctx.progress,
+        into=ctx.tx.path("iso"),
     )
-    result.iso, result.iso_size, result.iso_sha256 = iso.path, iso.size, iso.sha256
+    result.iso, result.iso_size, result.iso_sha256 = Path(ctx.req.output), iso.size, iso.sha256
     ctx.outputs["iso"] = {"path": Path(ctx.req.output).name, "size": iso.size, "sha256": iso.sha256}
 
 
@@ -331,8 +353,9 @@ def _write_pxe(ctx: _Ctx) -> None:
     from pebuild.pxe import write_pxe_tree
 
     assert ctx.req.pxe_dir is not None
-    write_pxe_tree(_pxe_request(ctx), ctx.progress)
-    ctx.outputs["pxe"] = file_entries(Path(ctx.req.pxe_dir))
+    write_pxe_tree(_pxe_request(ctx), ctx.progress, into=ctx.tx.path("pxe"))
+    ctx.outputs["pxe"] = file_entries(ctx.tx.path("pxe"))
+    ctx.tx.known_files("pxe", ctx.outputs["pxe"])
 
 
 def _pxe_request(ctx: _Ctx) -> Any:
@@ -342,7 +365,7 @@ def _pxe_request(ctx: _Ctx) -> Any:
 
     assert ctx.req.pxe_dir is not None
     return PxeRequest(
-        dest=Path(ctx.req.pxe_dir),
+        dest=ctx.tx.plan.get("pxe").path,
         boot_wim=ctx.media / "sources" / "boot.wim",
         arches=[ctx.req.arch],
         source=_boot_source(ctx),
@@ -355,10 +378,11 @@ def _write_usb(ctx: _Ctx) -> None:
     from pebuild.usb import UsbRequest, write_usb_image
 
     assert ctx.req.usb_output is not None
+    staged = ctx.tx.path("usb")
     usb = write_usb_image(
         UsbRequest(
             media_dir=ctx.media,
-            output=Path(ctx.req.usb_output),
+            output=ctx.tx.plan.get("usb").path,
             size=ctx.req.usb_size,
             table=ctx.req.usb_table,
             arch=ctx.req.arch,
@@ -366,17 +390,18 @@ def _write_usb(ctx: _Ctx) -> None:
             timestamp=ctx.t,
         ),
         ctx.progress,
+        into=staged,
     )
     ctx.outputs["usb"] = {
         "path": Path(ctx.req.usb_output).name,
         "size": usb.size,
-        "sha256": sha256_file(ctx.req.usb_output),
+        "sha256": sha256_file(staged),
         "table": usb.table,
     }
 
 
 def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
-    """Manifest, then the --media-dir copy and the manifest file (both atomic)."""
+    """The manifest; the --media-dir tree and the manifest file staged for the publish."""
     recipe = ctx.recipe
     _secure_boot_report(ctx, result)
     ctx.manifest.update(
@@ -394,12 +419,10 @@ def _finish(ctx: _Ctx, result: BuildResult, stores: dict[str, Any]) -> None:
         tools=tool_versions(),
     )
     if ctx.req.media_dir is not None:
-        with atomic_directory(ctx.req.media_dir) as tmp:
-            tmp.rmdir()
-            shutil.copytree(ctx.media, tmp, copy_function=_copy)
+        _stage_media(ctx)
         result.media_dir = Path(ctx.req.media_dir)
     if ctx.req.manifest is not None:
-        write_manifest(Path(ctx.req.manifest), ctx.manifest)
+        write_manifest(ctx.tx.path("manifest"), ctx.manifest)
         result.manifest_path = Path(ctx.req.manifest)
 
 
@@ -409,11 +432,28 @@ def _secure_boot_report(ctx: _Ctx, result: BuildResult) -> None:
 
     m = ctx.recipe.settings.media
     uefi = ctx.fw / ("efisys.bin" if m.prompt else "efisys_noprompt.bin")
-    pxe = Path(ctx.req.pxe_dir) if ctx.req.pxe_dir is not None else None
+    pxe = ctx.tx.path("pxe") if ctx.req.pxe_dir is not None else None  # the new tree, still staged
     report = build_report(ctx.media, uefi, pxe, ctx.boot_set)
     ctx.manifest["secure_boot"] = report
     warnings = [ctx.boot_set.warning] if ctx.boot_set.warning else []
     result.secure_boot = {"summary": report["summary"], "warnings": warnings, "boots": report["boots"]}
+
+
+def _stage_media(ctx: _Ctx) -> None:
+    """The build's media/ becomes the staged --media-dir: moved (it is done with), copied with --keep."""
+    staged = ctx.tx.path("media")
+    staged.rmdir()
+    if not ctx.req.keep:
+        try:
+            os.rename(ctx.media, staged)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # --build-root on another file system: copy instead
+                raise OutputError(f"cannot stage the media tree: {exc.strerror}", path=staged) from None
+        else:
+            ctx.tx.known_files("media", ctx.outputs["media"])
+            return
+    shutil.copytree(ctx.media, staged, copy_function=_copy)
+    ctx.tx.known_files("media", ctx.outputs["media"])
 
 
 def _copy(src: str, dst: str) -> str:

@@ -82,11 +82,11 @@ def absolute_target(path: str | os.PathLike[str], role: str) -> Path:
 def plan_outputs(outputs: Iterable[Output], *, inputs: Iterable[str | os.PathLike[str]] = ()) -> OutputPlan:
     """Resolve and check every output (see the module docstring); raise before any work is done."""
     resolved = tuple(Output(o.role, absolute_target(o.path, o.role), o.kind) for o in outputs)
-    _check_collisions(resolved)
-    _check_inputs(resolved, [Path(os.path.realpath(p)) for p in inputs])
+    _check_collisions(resolved)  # first: `-o m/a.iso --media-dir m` is a collision, whether m exists or not
     for out in resolved:
         _check_parent(out)
         check_kind(out)
+    _check_inputs(resolved, [Path(os.path.realpath(p)) for p in inputs])
     return OutputPlan(resolved)
 
 

@@ -8,15 +8,17 @@ once per architecture, with a work directory that lives as long as the write
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from pebuild.errors import UsageError
+from pebuild.outputs import Transaction
 from pebuild.progress import Progress
 from pebuild.pxe.arches import arch_spec
-from pebuild.pxe.tree import PxeRequest, PxeResult, write_pxe_tree
+from pebuild.pxe.tree import PxeRequest, PxeResult, pxe_plan, write_pxe_tree
 
 WIM_MAGIC = b"MSWIM\x00\x00\x00"
 
@@ -32,7 +34,11 @@ def is_bare_wim(path: Path) -> bool:
 def write_pxe_tree_from(
     source_or_wim: str | Path, req: PxeRequest, progress: Progress | None = None
 ) -> PxeResult:
-    """Open `source_or_wim` for every arch of `req` and write the tree (req.boot_wim/source are filled in)."""
+    """Open `source_or_wim` for every arch of `req` and write the tree (req.boot_wim/source are filled in).
+
+    DEST is checked and locked before any source is opened; every source is
+    closed again, so nothing it extracted (`pebuild-src-*`) stays in $TMPDIR.
+    """
     text = str(source_or_wim)
     path = Path(text)
     specs = [arch_spec(a) for a in req.arches]
@@ -45,14 +51,21 @@ def write_pxe_tree_from(
         return write_pxe_tree(dataclasses.replace(req, boot_wim=path, source=None), progress)
     from pebuild.source import open_source
 
-    with tempfile.TemporaryDirectory(prefix="pebuild-pxe-src-") as work:
+    inputs = [p for p in ([] if text == "sample" else [path]) + [req.wimboot] if p is not None]
+    with (
+        Transaction(pxe_plan(req, inputs), req.outputs) as tx,
+        contextlib.ExitStack() as opened,
+        tempfile.TemporaryDirectory(prefix="pebuild-pxe-src-", dir=tx.path("pxe").parent) as work,
+    ):
         wims: dict[str, Path] = {}
         sources: dict[str, Any] = {}
         for spec in specs:
-            src = open_source(text, spec.arch)
+            src = opened.enter_context(open_source(text, spec.arch))
             workdir = Path(work) / spec.arch
             workdir.mkdir()
             sources[spec.arch] = src
             wims[spec.arch] = Path(src.boot_wim_path(workdir))
         new = dataclasses.replace(req, boot_wim=wims, source=sources)
-        return write_pxe_tree(new, progress)
+        result = write_pxe_tree(new, progress, into=tx.path("pxe"))
+        tx.publish()
+    return result

@@ -18,7 +18,10 @@ Layout (DEST is the TFTP root *and* the HTTP document root, like WDS's RemoteIns
 Each architecture keeps its own boot.wim and boot.sdi under Boot/<dir>, so
 trees of several architectures never share a file that differs between them
 (WDS's own `\\Boot\\<arch>\\Images` shape, formats.md §5.3). The whole tree is
-written into a temporary directory and renamed into place when complete.
+staged beside DEST and renamed into place when complete (pebuild.outputs: DEST
+is replaced only if it is empty or a PXE tree pebuild wrote and nobody added
+to; files get 0644 and directories 0755 less the umask, so dnsmasq serves the
+tree after dropping privileges to `nobody`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from typing import Any
 from pebuild import __version__
 from pebuild.clock import build_time
 from pebuild.errors import SourceError, UsageError
-from pebuild.fsutil import atomic_directory, copy_file
+from pebuild.fsutil import copy_file
+from pebuild.outputs import TREE, Output, OutputOptions, OutputPlan, Transaction, plan_outputs
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.pxe.arches import ArchSpec, arch_spec
 from pebuild.pxe.bootfiles import BootFiles
@@ -85,6 +89,7 @@ class PxeRequest:
     #: UEFI HTTP Boot: a file under DEST (e.g. Boot/x64/bootmgfw.efi or winpe.iso) whose URL
     #: (http_url + path) dnsmasq answers to the HTTPClient vendor class; full DHCP only
     http_boot: str | None = None
+    outputs: OutputOptions = field(default_factory=OutputOptions)  # --force, --no-wait (pebuild.outputs)
 
 
 @dataclass
@@ -139,16 +144,33 @@ def tree_path(rel: str) -> str:
     return "\\" + rel.replace("/", "\\")
 
 
-def write_pxe_tree(req: PxeRequest, progress: Progress | None = None) -> PxeResult:
-    """Write the PXE tree for `req.arches` to `req.dest` (replaced only when the new tree is complete)."""
+def write_pxe_tree(
+    req: PxeRequest, progress: Progress | None = None, *, into: Path | None = None
+) -> PxeResult:
+    """Write the PXE tree for `req.arches` to `req.dest` (replaced only when the new tree is complete).
+
+    `into`: an empty directory to write the tree into instead; the caller, who
+    staged it, publishes it at `req.dest` (`pebuild make`, `write_pxe_tree_from`).
+    """
     specs = _check_request(req)
+    if into is None:
+        wims = req.boot_wim.values() if isinstance(req.boot_wim, Mapping) else [req.boot_wim]
+        inputs = [p for p in (*wims, req.wimboot) if p is not None]
+        with Transaction(pxe_plan(req, inputs), req.outputs) as tx:
+            result = write_pxe_tree(req, progress, into=tx.path("pxe"))
+            tx.publish()
+        return result
     timestamp = build_time(req.timestamp)
     warnings: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="pebuild-pxe-") as work:
+    # scratch space inside the staging area: removed with it, also after a SIGKILL
+    with tempfile.TemporaryDirectory(prefix="pebuild-pxe-", dir=into.parent) as work:
         plans = [_plan_arch(req, spec, Path(work), warnings) for spec in specs]
-        with atomic_directory(req.dest) as tmp:
-            result = _write_tree(req, plans, tmp, timestamp, warnings, progress)
-    return result
+        return _write_tree(req, plans, into, timestamp, warnings, progress)
+
+
+def pxe_plan(req: PxeRequest, inputs: list[Any]) -> OutputPlan:
+    """The one output of `pebuild pxe`, checked: DEST is a tree that holds none of the inputs."""
+    return plan_outputs([Output("pxe", Path(req.dest), TREE)], inputs=[Path(p) for p in inputs])
 
 
 def _check_request(req: PxeRequest) -> list[ArchSpec]:

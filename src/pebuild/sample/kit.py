@@ -27,7 +27,7 @@ from pebuild import __version__
 from pebuild.arches import BIOS_ARCHES, EFI_NAME
 from pebuild.clock import stable_guid
 from pebuild.errors import OutputError, UsageError
-from pebuild.fsutil import atomic_directory
+from pebuild.outputs import TREE, Output, OutputOptions, Transaction, plan_outputs
 from pebuild.sample.bootsets import put_ex_set, sample_boot_sets
 from pebuild.sample.hives import sample_hives
 from pebuild.sample.stubs import ARCHES, bios_program, bootmgr_program, efi_program, pe_standin
@@ -247,22 +247,27 @@ def _populate(root: Path, arch: str, timestamp: int) -> dict[str, object]:
 
 
 def build_sample_source(
-    dest: Path, arch: str, timestamp: int | None = None, *, replace: bool = False
+    dest: Path,
+    arch: str,
+    timestamp: int | None = None,
+    *,
+    replace: bool = False,
+    options: OutputOptions | None = None,
 ) -> Path:
-    """Write the sample kit for `arch` to `dest` atomically; returns `dest`.
+    """Write the sample kit for `arch` to `dest` through pebuild.outputs; returns `dest`.
 
-    `dest` must not exist or be an empty directory, unless `replace` (the cache).
+    An existing `dest` is replaced only if empty or a sample kit pebuild wrote and
+    nobody changed (`options.force` overrides); `replace`: always (the cache).
     """
     _check_arch(arch)
     dest = Path(dest)
-    if dest.exists() and not replace:
-        if not dest.is_dir() or any(dest.iterdir()):
-            raise OutputError("exists and is not an empty directory; choose a new one", path=dest)
-        dest.rmdir()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_directory(dest, replace=True) as tmp:
-        _populate(tmp, arch, SAMPLE_EPOCH if timestamp is None else timestamp)
-        os.chmod(tmp, 0o755)
+    if replace:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        options = OutputOptions(force=True)
+    plan = plan_outputs([Output("sample-source", dest, TREE)])
+    with Transaction(plan, options) as tx:
+        _populate(tx.path("sample-source"), arch, SAMPLE_EPOCH if timestamp is None else timestamp)
+        tx.publish()
     return dest
 
 

@@ -21,6 +21,8 @@ from pebuild.errors import FormatError, SourceError, UsageError
 from pebuild.fat import FatFile, FatOptions, FatPlan, plan_fat
 from pebuild.fat._image import VolumeFullError
 from pebuild.fsutil import atomic_output
+from pebuild.outputs import MARKER as TREE_MARKER
+from pebuild.outputs import Output, OutputOptions, Transaction, plan_outputs
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.sizes import parse_size_or_auto
 from pebuild.usb._bootcode import MBR_CODE, VBR_FAT32
@@ -63,6 +65,7 @@ class UsbRequest:
     timestamp: int | None = None
     boot_sector: Path | None = None
     headroom: int = 64 * MIB  # free space "auto" leaves for users' own files
+    outputs: OutputOptions = field(default_factory=OutputOptions)  # --force, --no-wait (pebuild.outputs)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ def collect_media(media_dir: Path, efi_boot_name: str) -> dict[str, FatFile]:
             files[_image_path(prefix.rstrip("/"), efi_boot_name) + "/"] = FatFile(None)
         for entry in entries:
             path = Path(entry.path)
+            if not prefix and entry.name == TREE_MARKER:
+                continue  # the ownership marker of a tree pebuild published is not part of the media
             if entry.is_dir(follow_symlinks=False):
                 walk(path, prefix + entry.name + "/")
             elif entry.is_symlink() and entry.is_dir():
@@ -237,8 +242,14 @@ def _plan(files: dict[str, FatFile], req: UsbRequest, stamp: int, boot_code: byt
             partition = (partition + partition // 4 + MIB - 1) // MIB * MIB
 
 
-def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbResult:
-    """Write the raw disk image atomically (a temp file renamed into place; sparse where free)."""
+def write_usb_image(
+    req: UsbRequest, progress: Progress | None = None, *, into: Path | None = None
+) -> UsbResult:
+    """Write the raw disk image (sparse where free); nothing appears at `req.output` unless complete.
+
+    The path is checked and locked first (pebuild.outputs). `into`: write the
+    image there instead and leave publishing to the caller (`pebuild make`).
+    """
     if req.table not in TABLES:
         raise UsageError(f"partition table must be one of {', '.join(TABLES)}, got {req.table!r}")
     if req.arch not in EFI_BOOT_NAMES:
@@ -247,6 +258,13 @@ def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbRes
     req = dataclasses.replace(req, size=size)
     if req.output.resolve().is_relative_to(req.media_dir.resolve()):
         raise UsageError("the image cannot be written inside the media tree it holds", path=req.output)
+    if into is None:
+        inputs = [p for p in (req.media_dir, req.boot_sector) if p is not None]
+        plan = plan_outputs([Output("usb", req.output)], inputs=inputs)
+        with Transaction(plan, req.outputs) as tx:
+            result = write_usb_image(req, progress, into=tx.path("usb"))
+            tx.publish()
+        return result
     files = collect_media(req.media_dir, EFI_BOOT_NAMES[req.arch])
     efi_path, bios_ok = _check_inputs(req, files)
     boot_code, boot_sector_name = _boot_sector(req)
@@ -264,7 +282,7 @@ def write_usb_image(req: UsbRequest, progress: Progress | None = None) -> UsbRes
         entries = [MbrEntry(False, MBR_TYPE_PROTECTIVE, 1, protective_end)]
         if req.table == "hybrid":
             entries.append(fat_entry)
-    with atomic_output(req.output) as fh:
+    with atomic_output(into) as fh:
         fh.truncate(total)
         fh.write(mbr_sector(MBR_CODE, signature, entries))
         if req.table != "mbr":
