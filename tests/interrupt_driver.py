@@ -1,6 +1,6 @@
 """Run the real `pebuild` CLI with its progress events on stdout, pausing at one of them for a signal.
 
-    python tests/interrupt_driver.py [--pause-at N | --pause-at STAGE:N] -- make amd64 ...
+    python tests/interrupt_driver.py [--pause-at N | STAGE:N] [--kill-after-renames K] -- make amd64 ...
 
 Every ProgressEvent the library reports goes to stdout as one line,
 `@event <n> <stage> <done>/<total> <message>`, so a test can pick the moments to
@@ -11,13 +11,18 @@ for a signal: the test sends SIGINT/SIGTERM/SIGKILL exactly there. A signal that
 Python delivers at once raises KeyboardInterrupt out of the wait, as it would at
 that point of the real command; one held back by `pebuild.interrupts.deferred()`
 (a libwim call, a publish) ends the wait and the command goes on to its next safe
-point. Nothing else is changed: the command line, the library and the exit
-status are the real ones.
+point. A line on stdin ends the wait too (the test lets the command go on).
+`--kill-after-renames K` SIGKILLs the process after K renames of its publish,
+the one moment no progress event marks. Nothing else is changed: the command
+line, the library and the exit status are the real ones.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -30,8 +35,13 @@ def main(argv: list[str]) -> None:
         spec, argv = argv[1], argv[2:]
         pause_stage, _, number = spec.rpartition(":")
         pause_at = int(number)
+    kill_after = -1
+    if argv[:1] == ["--kill-after-renames"]:
+        kill_after, argv = int(argv[1]), argv[2:]
     if argv[:1] == ["--"]:
         argv = argv[1:]
+    if kill_after >= 0:
+        _kill_in_publish(kill_after)
 
     import pebuild.cli._common as common
     from pebuild import interrupts
@@ -52,8 +62,12 @@ def main(argv: list[str]) -> None:
             return
         print(f"@paused {count}", flush=True)
         deadline = time.monotonic() + 20
+        watch = [sys.stdin]
         while not interrupts.pending() and time.monotonic() < deadline:
-            time.sleep(0.005)
+            if select.select(watch, [], [], 0.005)[0]:
+                if sys.stdin.readline():
+                    break
+                watch = []  # end of file: only a signal ends the wait
 
     @contextlib.contextmanager
     def display(_description: str, **_kw: Any) -> Iterator[Any]:
@@ -65,6 +79,22 @@ def main(argv: list[str]) -> None:
     from pebuild.cli import main as pebuild_main
 
     pebuild_main(argv)
+
+
+def _kill_in_publish(after: int) -> None:
+    from pebuild.outputs import stage
+
+    done = 0
+    real = stage.do_step
+
+    def step(s: Any) -> None:
+        nonlocal done
+        if done == after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(s)
+        done += 1
+
+    stage.do_step = step  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

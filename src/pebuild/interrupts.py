@@ -14,6 +14,11 @@ calls `consume()`: it succeeded, and reporting "interrupted" would be a lie.
 
 Only the main thread can install handlers; elsewhere `deferred()` does nothing
 and `pending()` still sees signals the main thread recorded.
+
+`mark_landed()` records that the command's work is published (outputs renamed
+into place, a commit's header written); an interrupt after that, while the
+command tidies up or prints its summary, is reported by the CLI as the success
+it is, not as exit 130.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _pending: list[int] = []
 _depth = 0
+_landed = False
 
 
 def _record(signum: int, _frame: FrameType | None) -> None:
@@ -51,6 +57,16 @@ def check() -> None:
     if _pending:
         _pending.clear()
         raise KeyboardInterrupt
+
+
+def mark_landed() -> None:
+    """The command's work is published: from now on an interrupt cannot undo it."""
+    global _landed
+    _landed = True
+
+
+def landed() -> bool:
+    return _landed
 
 
 def raise_interrupt(_signum: int, _frame: FrameType | None) -> None:

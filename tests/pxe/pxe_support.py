@@ -113,10 +113,10 @@ class NetnsDnsmasq:
 
 @contextlib.contextmanager
 def netns_dnsmasq(
-    workdir: Path, *, tftp_root: Path | None = None, conf_file: Path | None = None
+    workdir: Path, *, tftp_root: Path | None = None, conf_file: Path | None = None, user: str = "root"
 ) -> Iterator[NetnsDnsmasq]:
     """Start dnsmasq (--port=0: no DNS) in a fresh netns, from `conf_file` or as a bare TFTP server of
-    `tftp_root`, listening on 127.0.0.1 only; always killed on exit."""
+    `tftp_root`, listening on 127.0.0.1 only, running as `user`; always killed on exit."""
     unshare, enter_for = _netns_cmd()
     log = workdir / "dnsmasq.log"
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
@@ -130,7 +130,7 @@ def netns_dnsmasq(
         "--bind-interfaces",
         f"--conf-file={conf_file or '/dev/null'}",
         "--pid-file=",
-        "--user=root",
+        f"--user={user}",
         f"--log-facility={log}",
     ]
     script = 'ip link set lo up && exec "$@"'

@@ -122,6 +122,11 @@ class LazyGroup(click.Group):
             click.echo(f"pebuild: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
+            from pebuild.interrupts import landed
+
+            if landed():  # the outputs (or the commit) were already published: that is a success
+                click.echo("pebuild: interrupted after the work was published; it is complete", err=True)
+                ctx.exit(0)
             click.echo("pebuild: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):

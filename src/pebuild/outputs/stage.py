@@ -133,6 +133,7 @@ class Transaction:
                 ) from None
             sync_parents(steps)
             self.published = True
+            interrupts.mark_landed()
 
     def _prepare(self, out: Output) -> Step:
         staged = self.path(out.role)

@@ -399,6 +399,7 @@ def commit(
                 _write_changes(wim, record, old, commands, rebuild=rebuild, check=check, progress=progress)
                 _record_commit(record, new)
                 interrupts.consume()  # the commit landed: an interrupt now must not report failure
+                interrupts.mark_landed()
     return result
 
 
