@@ -11,6 +11,8 @@ STAMP_PY    := $(VENV)/.py-installed
 WHEELHOUSE  := $(VENV)/wheelhouse
 PYTEST_ARGS ?=
 DEMO_DIR    ?= build/demo
+# wait for another apt/dpkg (unattended-upgrades on a fresh CI runner) instead of failing at once
+APT_WAIT    := -o DPkg::Lock::Timeout=300
 
 .PHONY: setup test lint bench demo smoke clean help dist containerfile wheelhouse
 
@@ -31,7 +33,7 @@ $(STAMP_DEB): .ci/debian-packages.txt
 	if [ -z "$$missing" ]; then echo "setup: Debian packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "setup: installing Debian packages:" $$missing; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	  (apt-get $(APT_WAIT) update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get $(APT_WAIT) install -y -qq --no-install-recommends $$missing >/dev/null \
 	  || { echo "setup: apt-get failed for:" $$missing >&2; exit 1; }; \
 	else \
 	  echo "setup: not root; install these Debian packages first: sudo apt-get install --no-install-recommends" $$missing >&2; exit 1; \
