@@ -117,3 +117,22 @@ def test_a_huge_foreign_tree_is_not_walked_to_the_end(tmp_path: Path) -> None:
     found = foreign_content(root, None)
     assert len(found.items) == 4 and found.more
     assert str(found) == "d00/, d01/, d02/, d03/ and more"  # a foreign directory is named once
+
+
+def test_big_files_without_a_known_hash_are_judged_by_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pebuild.outputs import owner
+
+    monkeypatch.setattr(owner, "HASH_LIMIT", 4)
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "boot.wim").write_bytes(b"0123456789")
+    (root / "BCD").write_bytes(b"bcd")
+    write_marker(root, "pxe")
+    files = {f["path"]: f for f in read_marker(root)["files"]}  # type: ignore[index]
+    assert files["boot.wim"]["sha256"] is None and files["BCD"]["sha256"] is not None
+    check_replaceable(Output("pxe", root, TREE), force=False)
+    os.utime(root / "boot.wim", (1, 1))  # same bytes, but nothing to prove it: treated as changed
+    with pytest.raises(OutputError, match=r"boot\.wim \(changed\)"):
+        check_replaceable(Output("pxe", root, TREE), force=False)

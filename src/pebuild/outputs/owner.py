@@ -9,7 +9,8 @@ directory is replaced only when
 * its marker is pebuild's, of the same kind, and the tree holds nothing else:
   no file or directory the marker does not list, no symlink or special file,
   and no listed file changed (size differs, or mtime differs and so does the
-  SHA-256: an edited dnsmasq.conf is the user's now).
+  SHA-256: an edited dnsmasq.conf is the user's now; a big file recorded
+  without a hash counts as changed when its mtime moved).
 
 Otherwise the command refuses, naming the path and what it found, unless
 `--force`. A link where an output goes is replaced only with `--force`. Files
@@ -34,6 +35,10 @@ from pebuild.outputs.plan import TREE, Output
 
 MARKER = ".pebuild-tree.json"
 MARKER_VERSION = 1
+#: files the caller has no hash for are hashed up to this size; bigger ones (a 400 MB boot.wim
+#: in a standalone `pebuild pxe`) are recorded by size and mtime only, and then any other mtime
+#: counts as a change
+HASH_LIMIT = 64 << 20
 #: findings shown in a refusal; the walk stops soon after (a refused /srv may be huge)
 SHOWN = 4
 
@@ -67,14 +72,9 @@ def write_marker(root: Path, kind: str, known: Mapping[str, Mapping[str, Any]] |
         st = os.lstat(root / rel)
         entry = (known or {}).get(rel)
         digest = entry.get("sha256") if entry and entry.get("size") == st.st_size else None
-        files.append(
-            {
-                "path": rel,
-                "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "sha256": digest or sha256_file(root / rel),
-            }
-        )
+        if digest is None and st.st_size <= HASH_LIMIT:
+            digest = sha256_file(root / rel)
+        files.append({"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest})
     marker = {
         "tool": "pebuild",
         "marker_version": MARKER_VERSION,
@@ -169,6 +169,8 @@ def _changed(path: Path, st: os.stat_result, entry: Mapping[str, Any]) -> bool:
         return True
     if st.st_mtime_ns == entry.get("mtime_ns"):
         return False
+    if entry.get("sha256") is None:
+        return True  # recorded without a hash: another mtime is all there is to go by
     try:
         return sha256_file(path) != entry.get("sha256")
     except OSError:
