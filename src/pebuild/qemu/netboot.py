@@ -249,7 +249,13 @@ def _tftp_event(text: str) -> list[Transfer]:
 
 
 def _tree_readable(tree: Path) -> bool:
-    """Whether dnsmasq and nginx, which drop root for nobody, can read the tree (issue 12: 0700)."""
+    """Whether dnsmasq and nginx, which drop root for nobody, can read the tree and reach it.
+
+    pebuild writes trees 0755/0644 (pebuild.outputs), but one inside a 0700 directory (pytest's
+    tmp_path, a private home) is still out of nobody's reach.
+    """
+    if any(not p.stat().st_mode & 0o001 for p in tree.resolve().parents):
+        return False
     for path in [tree, *tree.rglob("*")]:
         mode = path.stat().st_mode
         if (path.is_dir() and mode & 0o005 != 0o005) or (path.is_file() and not mode & 0o004):
