@@ -31,13 +31,13 @@ def make_args(out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def env_for(base: Path, epoch: int) -> dict[str, str]:
+def env_for(base: Path, epoch: int, tmpdir: Path | None = None) -> dict[str, str]:
     return {
         **os.environ,
         "SOURCE_DATE_EPOCH": str(epoch),
         "XDG_CACHE_HOME": str(base / "cache"),
         "XDG_STATE_HOME": str(base / "state"),
-        "TMPDIR": str(base / "tmp"),
+        "TMPDIR": str(tmpdir or base / "tmp"),
     }
 
 

@@ -31,8 +31,6 @@ from _helpers import PEBUILD_CMD, assert_one_line_error
 
 OLD, NEW = 1_700_000_000, 1_700_086_400
 
-pytestmark = pytest.mark.xdist_group("make-outputs")
-
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -92,10 +90,12 @@ def moments(base: Path) -> list[tuple[str, str]]:
 
 
 def test_sigint_at_ten_moments_leaves_the_old_set_or_after_publishing_the_new_one(
-    base: Path, out: Path
+    base: Path, out: Path, tmp_path: Path
 ) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
     for spec, text in moments(base):
-        run = Driven(make_args(out), env_for(base, NEW), "--pause-at", spec)
+        run = Driven(make_args(out), env_for(base, NEW, tmpdir), "--pause-at", spec)
         assert run.until_paused(), f"never reached {spec} ({text})"
         run.signal(signal.SIGINT)
         proc = run.finish()
@@ -103,7 +103,7 @@ def test_sigint_at_ten_moments_leaves_the_old_set_or_after_publishing_the_new_on
         assert proc.stderr == "pebuild: interrupted\n", (text, proc.stderr)
         assert whole_set(out) == OLD, text  # every output exactly as before, nothing left beside
     # after the renames the build has landed: an interrupt then is not a failure
-    run = Driven(make_args(out), env_for(base, NEW), "--pause-at", "build:20")
+    run = Driven(make_args(out), env_for(base, NEW, tmpdir), "--pause-at", "build:20")
     assert run.until_paused()
     assert run.events[-2].startswith("@event") and "build 10/10 publish" in run.events[-2]
     run.signal(signal.SIGINT)
@@ -111,7 +111,7 @@ def test_sigint_at_ten_moments_leaves_the_old_set_or_after_publishing_the_new_on
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert whole_set(out) == NEW
-    assert not list((base / "tmp").iterdir())  # nothing left in TMPDIR either
+    assert not list(tmpdir.iterdir())  # nothing left in TMPDIR either
 
 
 def test_sigterm_is_an_interrupt_too(base: Path, out: Path) -> None:
@@ -124,7 +124,7 @@ def test_sigterm_is_an_interrupt_too(base: Path, out: Path) -> None:
     assert whole_set(out) == OLD
 
 
-@pytest.mark.parametrize("moment", [2, 5, 7, 9], ids=["wim-write", "iso", "usb", "before-publish"])
+@pytest.mark.parametrize("moment", [2, 7, 9], ids=["wim-write", "usb", "before-publish"])
 def test_sigkill_then_the_next_build_cleans_up(base: Path, out: Path, moment: int) -> None:
     spec, text = moments(base)[moment]
     run = Driven(make_args(out), env_for(base, NEW), "--pause-at", spec)
@@ -139,7 +139,7 @@ def test_sigkill_then_the_next_build_cleans_up(base: Path, out: Path, moment: in
     assert whole_set(out) == NEW  # and no debris
 
 
-@pytest.mark.parametrize("renames", [1, 3, 4])
+@pytest.mark.parametrize("renames", [1, 4])
 def test_sigkill_inside_the_publish_is_finished_by_the_next_run(base: Path, out: Path, renames: int) -> None:
     run = Driven(make_args(out), env_for(base, NEW), "--kill-after-renames", str(renames))
     assert run.finish().returncode == -signal.SIGKILL
