@@ -46,7 +46,7 @@ Examples:
   pebuild clean . --json
 """,
 )
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def clean(directory: Path, as_json: bool) -> None:
     """Remove pebuild's debris in DIRECTORY: staging areas and build directories of dead runs.

@@ -30,7 +30,7 @@ nobody added to (--force overrides). See docs/pxe.md.
 
 @click.command(epilog=EPILOG)
 @click.argument("source_or_wim")
-@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
 @click.option(
     "--arch",
     "arches",
