@@ -29,7 +29,7 @@ from pebuild import clock
 from pebuild.arches import normalize_arch
 from pebuild.bcd import store_to_json
 from pebuild.errors import OutputError, PebuildError, RecipeError, SourceError, UsageError
-from pebuild.fsutil import copy_file, sha256_file
+from pebuild.fsutil import copy_file, sha256_file, start_writeback
 from pebuild.make.checks import check_image
 from pebuild.make.image import STARTNET, check_placed_pe, gather_placed, image_edits, update_commands
 from pebuild.make.model import BuildRequest, BuildResult
@@ -279,6 +279,7 @@ def _edit_boot_wim(ctx: _Ctx, placed: list[Any]) -> None:
         # Only the XML changes, in the build's private copy: a rebuild would rewrite the whole
         # WIM (seconds for 400 MB); if this is interrupted the build fails and the copy is dropped.
         wim.overwrite(unsafe_xml_in_place=True)
+    start_writeback(ctx.wim_path)  # final now: on disk by the time the outputs are published
     with Wim.open(ctx.wim_path) as wim:
         ctx.manifest["wim"] = {
             **{k: v for k, v in wim.info.to_json().items() if k not in ("path",)},
@@ -354,6 +355,7 @@ def _write_pxe(ctx: _Ctx) -> None:
 
     assert ctx.req.pxe_dir is not None
     write_pxe_tree(_pxe_request(ctx), ctx.progress, into=ctx.tx.path("pxe"))
+    ctx.tx.written("pxe")
     ctx.outputs["pxe"] = file_entries(ctx.tx.path("pxe"))
     ctx.tx.known_files("pxe", ctx.outputs["pxe"])
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from pebuild import interrupts
 from pebuild.errors import OutputError
-from pebuild.fsutil import dir_mode, file_mode, fsync_tree, normalize_modes
+from pebuild.fsutil import dir_mode, file_mode, fsync_tree, normalize_modes, start_writeback
 from pebuild.outputs.area import (
     BUILD_PREFIX,
     KEPT,
@@ -108,6 +108,10 @@ class Transaction:
         """Where to write the output `role` now: a file path to create, or an empty directory."""
         out = self.plan.get(role)
         return self.areas[out.parent].out / out.name
+
+    def written(self, role: str) -> None:
+        """The output `role` is complete: start its writeback now, so the publish's fsync waits less."""
+        start_writeback(self.path(role))
 
     def known_files(self, role: str, entries: list[dict[str, Any]]) -> None:
         """Hashes the caller already has (manifest entries) for the tree `role`'s marker."""
