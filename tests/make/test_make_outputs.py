@@ -27,7 +27,7 @@ from outputs_support import (
     whole_set,
 )
 
-from _helpers import PEBUILD_CMD, assert_one_line_error
+from _helpers import PEBUILD_CMD, assert_one_line_error, require_tool
 
 OLD, NEW = 1_700_000_000, 1_700_086_400
 
@@ -228,3 +228,22 @@ def test_a_late_output_error_leaves_no_new_output(
     assert_one_line_error(proc, code)
     assert words in proc.stderr
     assert whole_set(out) == OLD  # not one output replaced, nothing left beside them
+
+
+def test_the_marker_is_not_part_of_the_media(base: Path, out: Path, tmp_path: Path) -> None:
+    """A published --media-dir carries .pebuild-tree.json; an ISO or USB image made from it does not."""
+    require_tool("isoinfo")
+    require_tool("mdir")
+    (efisys,) = (base / "cache").rglob("Oscdimg/efisys.bin")
+    env = env_for(base, NEW)
+    iso, img = tmp_path / "again.iso", tmp_path / "again.img"
+    for args in (
+        ["iso", str(out / "media"), str(iso), "--uefi", str(efisys)],
+        ["usb", str(out / "media"), str(img)],
+    ):
+        proc = subprocess.run([*PEBUILD_CMD, *args], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+    listing = subprocess.run(["isoinfo", "-J", "-f", "-i", str(iso)], capture_output=True, text=True).stdout
+    assert "/sources/boot.wim" in listing and "pebuild-tree" not in listing
+    fat = subprocess.run(["mdir", "-i", f"{img}@@1M", "-a", "::/"], capture_output=True, text=True).stdout
+    assert "bootmgr" in fat.lower() and "pebuild" not in fat.lower()
