@@ -219,39 +219,30 @@ def _write_outputs(
     t: int,
     progress: Progress | None,
 ) -> list[Path]:
-    """Every output of the update, each written atomically (the one place outputs are written)."""
+    """Every output of the update, staged and published together (pebuild.outputs: both or neither)."""
     from pebuild.iso import IsoRequest, write_iso
+    from pebuild.outputs import Output, OutputOptions, Transaction, plan_outputs
 
-    outputs = []
     uefi_image = find_case_insensitive(stage, "efi/microsoft/boot/efisys_ex.bin") or uefi
-    if req.output is not None:
-        write_iso(
-            IsoRequest(
-                media_dir=stage,
-                output=Path(req.output),
-                bios_boot=bios,
-                uefi_boot=uefi_image,
-                label=label[:32],
+    wanted = [
+        Output(role, Path(p)) for role, p in (("iso", req.output), ("usb", req.usb_output)) if p is not None
+    ]
+    with Transaction(plan_outputs(wanted, inputs=[req.media]), OutputOptions(force=req.force)) as tx:
+        if req.output is not None:
+            iso = IsoRequest(
+                media_dir=stage, output=Path(req.output), bios_boot=bios, uefi_boot=uefi_image, label=label[:32],
                 timestamp=t,
-            ),
-            progress,
-        )
-        outputs.append(Path(req.output))
-    if req.usb_output is not None:
-        from pebuild.usb import UsbRequest, write_usb_image
+            )  # fmt: skip
+            write_iso(iso, progress, into=tx.path("iso"))
+        if req.usb_output is not None:
+            from pebuild.usb import UsbRequest, write_usb_image
 
-        write_usb_image(
-            UsbRequest(
-                media_dir=stage,
-                output=Path(req.usb_output),
-                arch=_arch(stage),
-                label=label[:11],
-                timestamp=t,
-            ),
-            progress,
-        )
-        outputs.append(Path(req.usb_output))
-    return outputs
+            usb = UsbRequest(
+                media_dir=stage, output=Path(req.usb_output), arch=_arch(stage), label=label[:11], timestamp=t
+            )
+            write_usb_image(usb, progress, into=tx.path("usb"))
+        tx.publish()
+    return [out.path for out in wanted]
 
 
 def _arch(stage: Path) -> str:
