@@ -16,7 +16,9 @@ from typing import Any
 
 from pebuild.fsutil import sha256_file, write_bytes_atomic
 
-MANIFEST_VERSION = 1
+#: 2: pe_files[...].signed (certificate table present) became .signature (none|valid|invalid,
+#: verified), and the secure_boot section was added (issue 14)
+MANIFEST_VERSION = 2
 
 
 def file_entries(root: Path, prefix: str = "") -> list[dict[str, Any]]:

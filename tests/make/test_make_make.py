@@ -162,7 +162,7 @@ def test_amd64_capture_build(kit_dir: Path, tmp_path: Path) -> None:
     assert "/sources/boot.wim" in listing and "/efi/boot/bootx64.efi" in listing
     # manifest: every media file with its sha256, PE files, WIM, BCD dumps, recipe hash, versions
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["manifest_version"] == 1
+    assert manifest["manifest_version"] == 2
     listed = {e["path"]: e for e in manifest["outputs"]["media"]}
     assert sorted(listed) == files
     for rel, entry in listed.items():
