@@ -82,6 +82,8 @@ def test_hklm_x_addresses_x_not_the_root(run_pebuild, tmp_path: Path, kit) -> No
     assert set(listing["subkeys"]) == {"Select", "ControlSet001", "ControlSet002", "Setup"}
     same = json.loads(run_pebuild("reg", "query", str(hive), "HKLM", "--json", check=True).stdout)
     assert same["subkeys"] == listing["subkeys"]
+    text = run_pebuild("reg", "query", str(hive), "\\", check=True).stdout.splitlines()
+    assert text[0] == "\\" and "\\Select" in text and not any(line.startswith("\\\\") for line in text)
     proc = run_pebuild("reg", "set", str(hive), "HKCR\\.txt", "@", "--value", "txtfile")
     assert_one_line_error(proc, 2)
     assert "SOFTWARE" in proc.stderr

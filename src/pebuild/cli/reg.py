@@ -225,8 +225,9 @@ def reg_query(
             f"{data:#x}" if isinstance(data, int) else "\\0".join(data) if isinstance(data, list) else data
         )
         click.echo(f"    {row['name'] or '(Default)'}    {row['type']}    {shown}")
+    parent = key.rstrip("\\/")  # subkeys of the root ("\") print as "\A", not "\\A"
     for sub in subkeys:
-        click.echo(f"{key}\\{sub}")
+        click.echo(f"{parent}\\{sub}")
 
 
 PE_EXAMPLES = """\
