@@ -351,9 +351,9 @@ def test_cli_sample_source_two_arches(run_pebuild, tmp_path: Path) -> None:  # t
     from pebuild.source import open_source
 
     for arch, wds in (("amd64", "x64"), ("x86", "x86")):
-        src = open_source("sample", arch)
-        for key, name in (("pxe/pxeboot.n12", "pxeboot.n12"), ("pxe/bootmgr.exe", "bootmgr.exe")):
-            assert (tmp_path / f"pxe/Boot/{wds}/{name}").read_bytes() == src.boot_file(key)
+        with open_source("sample", arch) as src:
+            for key, name in (("pxe/pxeboot.n12", "pxeboot.n12"), ("pxe/bootmgr.exe", "bootmgr.exe")):
+                assert (tmp_path / f"pxe/Boot/{wds}/{name}").read_bytes() == src.boot_file(key)
         assert (tmp_path / f"pxe/Boot/{wds}/BCD").is_file() and (
             tmp_path / f"pxe/Boot/{wds}/BCD.efi"
         ).is_file()

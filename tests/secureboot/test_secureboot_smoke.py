@@ -92,6 +92,7 @@ def test_snakeoil_signed_boots_and_unsigned_is_refused(tmp_path: Path) -> None:
             vars=SNAKEOIL_VARS,
             expect=["PEBUILD-SAMPLE sb-standin"],
             timeout=120,
+            serial_log=tmp_path / "refused.log",  # a failed boot keeps its log: here, not in $TMPDIR
         )
     )
     assert not refused.ok
@@ -129,7 +130,9 @@ def test_ca_vars(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_firmware_agrees_with_check_on_2023_enforced(sample_media, test_ca_vars: Path) -> None:
+def test_firmware_agrees_with_check_on_2023_enforced(
+    sample_media, test_ca_vars: Path, tmp_path: Path
+) -> None:
     _need_ovmf()
     for generation, boots in (("2023", True), ("2011", False)):
         iso = sample_media[generation]["iso"]
@@ -142,6 +145,7 @@ def test_firmware_agrees_with_check_on_2023_enforced(sample_media, test_ca_vars:
                 vars=test_ca_vars,
                 expect=[r"PEBUILD-SAMPLE bootx64\.efi"],
                 timeout=150,
+                serial_log=tmp_path / f"{generation}.log",
             )
         )
         assert result.ok is boots, result.reason

@@ -88,7 +88,13 @@ def test_sigkill_during_commit_leaves_old_or_new(wim_factory, wt, tmp_path):
     for n, (stage, frac, rebuild) in enumerate(POINTS):
         wim = tmp_path / f"boot{n}.wim"
         shutil.copyfile(wim_factory("lzx"), wim)
-        env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / f"state{n}")}
+        (tmp_path / f"tmp{n}").mkdir()
+        # a SIGKILLed commit cannot remove its pebuild-wim-* scratch: keep it in the test's directory
+        env = {
+            **os.environ,
+            "XDG_STATE_HOME": str(tmp_path / f"state{n}"),
+            "TMPDIR": str(tmp_path / f"tmp{n}"),
+        }
         mnt = tmp_path / f"m{n}"
         subprocess.run([*PEBUILD_CMD, "mount", str(wim), str(mnt), "--index", "2"], env=env, check=True)
         new = _edit(mnt, 300_000)
@@ -121,7 +127,13 @@ def test_sigkill_cli_commit_after_random_delays(wim_factory, wt, tmp_path):
     for n in range(5):
         wim = tmp_path / f"big{n}.wim"
         shutil.copyfile(wim_factory("lzx"), wim)
-        env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / f"state{n}")}
+        (tmp_path / f"tmp{n}").mkdir()
+        # a SIGKILLed commit cannot remove its pebuild-wim-* scratch: keep it in the test's directory
+        env = {
+            **os.environ,
+            "XDG_STATE_HOME": str(tmp_path / f"state{n}"),
+            "TMPDIR": str(tmp_path / f"tmp{n}"),
+        }
         mnt = tmp_path / f"m{n}"
         subprocess.run([*PEBUILD_CMD, "mount", str(wim), str(mnt), "--index", "2"], env=env, check=True)
         new = _edit(mnt, 1_500_000)

@@ -216,7 +216,8 @@ class TreeSource:
     def _image_boot_dir(self) -> Path | None:
         """Windows/Boot extracted once from the image (fallback for every boot file)."""
         if self._image_dir is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix="pebuild-src-"))
+            if self._tmp is None:  # a subclass may have made its scratch directory already (isosource)
+                self._tmp = Path(tempfile.mkdtemp(prefix="pebuild-src-"))
             dest = self._tmp / "image"
             dest.mkdir()
             try:
