@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from _helpers import assert_one_line_error, require_tool
+from pebuild.fat.reader import FatVolume
 from pebuild.pe.sign import Signer, sign_pe
 from pebuild.sample import testkeys
 from pebuild.sample.bootsets import signed_program
 from pebuild.secureboot import evaluate, load_dbx
 from pebuild.secureboot.check import CheckRequest, check_media
-from pebuild.secureboot.fatread import FatVolume
 
 #: generation -> the expected verdict on (2011-only, 2011+2023, 2023-enforced) with the TEST keys
 EXPECTED = {"2011": (True, True, False), "2023": (False, True, True)}

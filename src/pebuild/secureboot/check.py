@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from pebuild.errors import FormatError, UsageError
+from pebuild.fat.reader import FatVolume
 from pebuild.pe.inspect import boot_security_version, inspect_pe, is_pe
 from pebuild.secureboot.dbx import Dbx, load_dbx
 from pebuild.secureboot.verdict import PROFILES, EfiVerdict, component_of, evaluate
 from pebuild.secureboot.volumes import (
     DirVolume,
+    FatFiles,
     IsoVolume,
     Volume,
     disk_fat_offsets,
@@ -171,10 +173,7 @@ def _collect(path: Path, kind: str, scan_wims: bool) -> list[_Found]:
     if kind == "iso":
         out: list[_Found] = []
         with open(path, "rb") as fh:
-            for n, (offset, _sectors) in enumerate(el_torito_efi_images(fh)):
-                from pebuild.secureboot.fatread import FatVolume
-                from pebuild.secureboot.volumes import FatFiles
-
+            for n, (offset, _sectors) in enumerate(el_torito_efi_images(fh, path)):
                 try:
                     vol = FatFiles(FatVolume(fh, offset, name=f"{path}:El Torito EFI image"))
                 except FormatError:
@@ -189,12 +188,9 @@ def _collect(path: Path, kind: str, scan_wims: bool) -> list[_Found]:
         return out
     out = []
     with open(path, "rb") as fh:
-        offsets = disk_fat_offsets(fh)
+        offsets = disk_fat_offsets(fh, path)
         if not offsets:
             raise FormatError("not an ISO, WIM or disk image with a FAT partition", path=path)
-        from pebuild.secureboot.fatread import FatVolume
-        from pebuild.secureboot.volumes import FatFiles
-
         for n, offset in enumerate(offsets):
             vol = FatFiles(FatVolume(fh, offset, name=f"{path}@{offset}"))
             label = f"partition {n + 1}:" if len(offsets) > 1 else ""

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from pebuild import clock
-from pebuild.errors import OutputError, SourceError, UsageError
+from pebuild.errors import FormatError, OutputError, SourceError, UsageError
 from pebuild.fsutil import copy_file, find_case_insensitive, safe_join
+from pebuild.iso.catalog import ISO_SECTOR, PLATFORM_X86, read_boot_catalog
 from pebuild.progress import Progress
 from pebuild.secureboot.check import CheckRequest, CheckResult, check_media, media_kind
-from pebuild.secureboot.volumes import ISO_SECTOR, IsoVolume
+from pebuild.secureboot.volumes import IsoVolume
 
 #: what the script takes from boot.wim -> where it goes on the media (DVD_EX source chosen by `prompt`)
 EX_DIRS = ("Windows/Boot/EFI_EX", "Windows/Boot/DVD_EX", "Windows/Boot/FONTS_EX", "Windows/Boot/EFI/boot.stl")
@@ -126,7 +127,7 @@ def _stage(media: Path, kind: str, stage: Path, work: Path) -> tuple[str, Path |
     with open(media, "rb") as fh:
         fh.seek(16 * ISO_SECTOR + 40)
         label = fh.read(32).decode("ascii", "replace").strip() or "WINPE"
-        bios_image = _bios_image(fh)
+        bios_image = _bios_image(fh, media)
     bios = find_case_insensitive(stage, "boot/etfsboot.com")
     if bios is None and bios_image is not None:
         bios = work / "etfsboot.com"
@@ -134,21 +135,17 @@ def _stage(media: Path, kind: str, stage: Path, work: Path) -> tuple[str, Path |
     return label, bios
 
 
-def _bios_image(fh: Any) -> bytes | None:
+def _bios_image(fh: Any, path: Path) -> bytes | None:
     """The no-emulation BIOS image of the boot catalog's initial entry (platform 0), as oscdimg wrote it."""
-    import struct
-
-    fh.seek(17 * ISO_SECTOR)
-    record = fh.read(ISO_SECTOR)
-    if record[7:30].rstrip(b"\0") != b"EL TORITO SPECIFICATION":
+    try:
+        catalog = read_boot_catalog(fh, path=path)
+    except FormatError:
         return None
-    fh.seek(struct.unpack_from("<I", record, 0x47)[0] * ISO_SECTOR)
-    catalog = fh.read(ISO_SECTOR)
-    if catalog[0] != 1 or catalog[1] != 0 or catalog[32] != 0x88:
+    if catalog is None or catalog.platform != PLATFORM_X86 or not catalog.entries[0].bootable:
         return None
-    sectors, rba = struct.unpack_from("<HI", catalog, 32 + 6)
-    fh.seek(rba * ISO_SECTOR)
-    return bytes(fh.read(max(sectors, 4) * 512))
+    entry = catalog.entries[0]
+    fh.seek(entry.offset)
+    return bytes(fh.read(max(entry.sector_count, 4) * 512))
 
 
 def _extract_ex(wim: Path, dest: Path) -> Path:

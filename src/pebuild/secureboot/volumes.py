@@ -1,16 +1,14 @@
 """Read-only views of what `pebuild check` looks into: a directory, an ISO, a FAT volume, a WIM.
 
 Each view lists file paths ('/'-joined, as stored) and reads one file. The ISO
-view reads ISO 9660/Joliet/UDF names through pebuild.source's pycdlib reader
-and parses the El Torito boot catalog itself (El Torito 1.0 §2: boot record
-volume descriptor at sector 17, validation entry, initial entry, section
-headers 0x90/0x91 with platform 0xEF = EFI). A USB image is an MBR or GPT disk
-whose FAT partitions are opened in place.
+view reads ISO 9660/Joliet/UDF names through pebuild.source's pycdlib reader;
+its El Torito EFI images (platform 0xEF) come from pebuild.iso.catalog. A USB
+image is an MBR or GPT disk (pebuild.usb.partitions) whose FAT volumes
+(pebuild.fat.reader) are opened in place.
 """
 
 from __future__ import annotations
 
-import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,10 +16,10 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from pebuild.errors import FormatError
-from pebuild.secureboot.fatread import FatVolume
-
-ISO_SECTOR = 2048
-EFI_PLATFORM = 0xEF
+from pebuild.fat import fat_type, is_fat_image
+from pebuild.fat.reader import FatVolume
+from pebuild.iso.catalog import PLATFORM_EFI, read_boot_catalog
+from pebuild.usb.partitions import MBR_TYPE_PROTECTIVE, SECTOR, read_partitions
 
 
 class Volume(Protocol):
@@ -94,80 +92,33 @@ class IsoVolume:
         self.reader.close()
 
 
-def el_torito_efi_images(fh: BinaryIO) -> list[tuple[int, int]]:
-    """(byte offset, 512-byte sector count) of every EFI entry in the boot catalog."""
-    fh.seek(17 * ISO_SECTOR)
-    record = fh.read(ISO_SECTOR)
-    if record[:6] != b"\x00CD001" or record[7:30].rstrip(b"\0") != b"EL TORITO SPECIFICATION":
+def el_torito_efi_images(fh: BinaryIO, path: str | Path) -> list[tuple[int, int]]:
+    """(byte offset, 512-byte sector count) of every bootable EFI entry; none when the catalog is damaged."""
+    try:
+        catalog = read_boot_catalog(fh, path=path)
+    except FormatError:
         return []
-    catalog_lba = struct.unpack_from("<I", record, 0x47)[0]
-    fh.seek(catalog_lba * ISO_SECTOR)
-    catalog = fh.read(ISO_SECTOR)
-    if catalog[0] != 0x01 or catalog[30:32] != b"\x55\xaa":
-        return []
-    out = []
-    platform = catalog[1]
-    pos = 32
-    entry = catalog[pos : pos + 32]
-    if entry[0] == 0x88 and platform == EFI_PLATFORM:
-        out.append(_boot_entry(entry))
-    pos += 32
-    while pos + 32 <= len(catalog) and catalog[pos] in (0x90, 0x91):
-        header = catalog[pos : pos + 32]
-        platform, count = header[1], struct.unpack_from("<H", header, 2)[0]
-        pos += 32
-        for _ in range(count):
-            entry = catalog[pos : pos + 32]
-            if entry[0] == 0x88 and platform == EFI_PLATFORM:
-                out.append(_boot_entry(entry))
-            pos += 32
-        if header[0] == 0x91:
-            break
-    return out
+    entries = catalog.entries if catalog else ()
+    return [(e.offset, e.sector_count) for e in entries if e.bootable and e.platform == PLATFORM_EFI]
 
 
-def _boot_entry(entry: bytes) -> tuple[int, int]:
-    sectors, rba = struct.unpack_from("<HI", entry, 6)
-    return rba * ISO_SECTOR, sectors
-
-
-def disk_fat_offsets(fh: BinaryIO) -> list[int]:
+def disk_fat_offsets(fh: BinaryIO, path: str | Path) -> list[int]:
     """Byte offsets of FAT volumes on a raw disk image: MBR entries, GPT entries, or a superfloppy."""
-    from pebuild.fat import fat_type
-
     fh.seek(0)
-    mbr = fh.read(512)
-    starts: list[int] = []
-    if len(mbr) == 512 and mbr[510:512] == b"\x55\xaa":
-        for i in range(4):
-            ptype = mbr[446 + 16 * i + 4]
-            lba = struct.unpack_from("<I", mbr, 446 + 16 * i + 8)[0]
-            if ptype == 0xEE:
-                starts += _gpt_starts(fh)
-            elif ptype and lba:
-                starts.append(lba * 512)
+    starts = [0]
+    if not is_fat_image(fh.read(SECTOR)):
+        layout = read_partitions(fh, path=path)
+        for entry in layout.mbr if layout else ():
+            if entry.type == MBR_TYPE_PROTECTIVE:
+                starts += [part.first_lba * SECTOR for _, part in layout.gpt or ()]
+            elif entry.type and entry.start_lba:
+                starts.append(entry.start_lba * SECTOR)
     offsets = []
-    for start in [0, *starts]:
+    for start in starts:
         fh.seek(start)
-        if fat_type(fh.read(512)) is not None:
+        if fat_type(fh.read(SECTOR)) is not None:
             offsets.append(start)
     return sorted(set(offsets))
-
-
-def _gpt_starts(fh: BinaryIO) -> list[int]:
-    fh.seek(512)
-    header = fh.read(92)
-    if header[:8] != b"EFI PART":
-        return []
-    entries_lba, count, size = struct.unpack_from("<QII", header, 72)
-    fh.seek(entries_lba * 512)
-    table = fh.read(min(count, 256) * size)
-    out = []
-    for i in range(len(table) // size):
-        entry = table[i * size : (i + 1) * size]
-        if entry[:16] != bytes(16):
-            out.append(struct.unpack_from("<Q", entry, 32)[0] * 512)
-    return out
 
 
 @contextmanager
