@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,17 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], expected_code:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("pebuild: "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def format_error_line(call: Callable[[], object], path: str) -> str:
+    """Damaged input: `call()` raises pebuild's FormatError naming `path`, on one line; that line."""
+    from pebuild.errors import FormatError
+
+    with pytest.raises(FormatError) as info:
+        call()
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and "\n" not in text, text
+    return text
 
 
 def hive_fixture(name: str, dest: Path, *, logs: bool = True) -> Path:
