@@ -47,6 +47,7 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from pebuild.hive._structs import (
@@ -105,20 +106,11 @@ def marvin32(data: bytes | bytearray | memoryview, seed: int = MARVIN32_SEED) ->
     words.frombytes(view[:whole])
     if sys.byteorder != "little":
         words.byteswap()
-    for w in words:
-        lo = (lo + w) & _M32
-        hi ^= lo
-        lo = ((lo << 20) | (lo >> 12)) & _M32
-        lo = (lo + hi) & _M32
-        hi = (((hi << 9) | (hi >> 23)) & _M32) ^ lo
-        lo = ((lo << 27) | (lo >> 5)) & _M32
-        lo = (lo + hi) & _M32
-        hi = ((hi << 19) | (hi >> 13)) & _M32
     tail = bytes(view[whole:])
-    final = 0x80 << (8 * len(tail))
+    final = 0x80 << (8 * len(tail))  # the last bytes, then 0x80, as one word; then a zero word
     for i, b in enumerate(tail):
         final |= b << (8 * i)
-    for w in (final & _M32, 0):
+    for w in chain(words, (final & _M32, 0)):
         lo = (lo + w) & _M32
         hi ^= lo
         lo = ((lo << 20) | (lo >> 12)) & _M32
