@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -65,6 +67,15 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], expected_code:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("pebuild: "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def load_module(path: Path) -> ModuleType:
+    """A Python file outside the packages (a .ci script, a sibling test helper) as a module, by path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def format_error_line(call: Callable[[], object], path: str) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import re
 import shlex
 from pathlib import Path
 
 import pebuild
-from _helpers import REPO_ROOT
+from _helpers import REPO_ROOT, load_module
 from pebuild.doctor import debian_packages
 
 CONTAINERFILE = REPO_ROOT / "Containerfile"
@@ -18,11 +17,7 @@ INSTRUCTIONS = {"FROM", "ENV", "RUN", "COPY", "WORKDIR", "CMD", "ARG", "LABEL", 
 
 
 def _renderer():
-    spec = importlib.util.spec_from_file_location("containerfile", REPO_ROOT / ".ci" / "containerfile.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO_ROOT / ".ci" / "containerfile.py")
 
 
 def _instructions(text: str) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import pebuild
-from _helpers import PEBUILD_CMD, REPO_ROOT, require_tool
+from _helpers import PEBUILD_CMD, REPO_ROOT, load_module, require_tool
 from pebuild.doctor import parse_package_list
 
 pytestmark = [pytest.mark.xdist_group("packaging-wheel"), pytest.mark.slow]
@@ -36,11 +36,7 @@ BUILD_INPUTS = ("pyproject.toml", "README.md", ".ci/debian-packages.txt")
 
 
 def _wheelhouse_module():
-    spec = importlib.util.spec_from_file_location("wheelhouse", REPO_ROOT / ".ci" / "wheelhouse.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO_ROOT / ".ci" / "wheelhouse.py")
 
 
 def _unavailable(reason: str):

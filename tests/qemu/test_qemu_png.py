@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from _helpers import load_module
 from pebuild.errors import FormatError
 from pebuild.qemu.png import Frame, encode_png, parse_ppm
 
-
-def _load_reader():
-    """tests/qemu is not on sys.path (importlib mode): load the sibling helper by file."""
-    spec = importlib.util.spec_from_file_location(
-        "pngspec_reader", Path(__file__).with_name("pngspec_reader.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-decode_png = _load_reader().decode_png
+# tests/qemu is not on sys.path (importlib mode): the sibling helper is loaded by file
+decode_png = load_module(Path(__file__).with_name("pngspec_reader.py")).decode_png
 
 
 def test_png_round_trip_through_an_independent_decoder() -> None:

@@ -8,7 +8,6 @@ stale log or cached image cannot pass.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import time
@@ -16,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from _helpers import assert_one_line_error, require_tool
+from _helpers import assert_one_line_error, load_module, require_tool
 from pebuild.qemu import SmokeRequest, find_ovmf, smoke
 from pebuild.qemu import watch as watch_module
 from pebuild.sample.stubs import bios_program, efi_program
 
 pytestmark = pytest.mark.smoke
-_spec = importlib.util.spec_from_file_location(
-    "pngspec_reader", Path(__file__).with_name("pngspec_reader.py")
-)
-_reader = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_reader)
-decode_png = _reader.decode_png
+decode_png = load_module(Path(__file__).with_name("pngspec_reader.py")).decode_png
 RUN = os.urandom(4).hex()
 M_ETFS = f"PEBUILD-SAMPLE etfsboot.com {RUN}"
 M_BOOTX64 = f"PEBUILD-SAMPLE bootx64.efi {RUN}"
