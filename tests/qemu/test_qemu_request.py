@@ -12,15 +12,6 @@ from pebuild.qemu import DEFAULT_EXPECT, kvm
 from pebuild.qemu.runner import SmokeRequest, _opt, _Run, build_command, media_kind, pxe_bootfile, validate
 
 
-@pytest.fixture
-def iso(tmp_path: Path) -> Path:
-    path = tmp_path / "x.iso"
-    data = bytearray(0x9000)
-    data[0x8001:0x8006] = b"CD001"
-    path.write_bytes(bytes(data))
-    return path
-
-
 @pytest.mark.parametrize(
     "changes",
     [

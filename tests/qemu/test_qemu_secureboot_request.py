@@ -13,16 +13,7 @@ from pebuild.qemu.model import FAILURE_PATTERNS
 from pebuild.qemu.runner import SmokeRequest, _Run, build_command, validate
 
 
-def _iso(tmp_path: Path) -> Path:
-    path = tmp_path / "x.iso"
-    data = bytearray(0x9000)
-    data[0x8001:0x8006] = b"CD001"
-    path.write_bytes(bytes(data))
-    return path
-
-
-def test_secure_boot_needs_uefi_amd64(tmp_path: Path) -> None:
-    iso = _iso(tmp_path)
+def test_secure_boot_needs_uefi_amd64(tmp_path: Path, iso: Path) -> None:
     for changes in ({"firmware": "bios"}, {"arch": "x86", "firmware": "uefi"}):
         with pytest.raises(UsageError, match="--secure-boot"):
             validate(SmokeRequest(iso, secure_boot=True, **changes))
@@ -30,7 +21,7 @@ def test_secure_boot_needs_uefi_amd64(tmp_path: Path) -> None:
         find_secure_boot_ovmf(tmp_path / "missing.fd")
 
 
-def test_command_uses_the_secboot_code_smm_and_a_copy_of_the_vars(tmp_path: Path) -> None:
+def test_command_uses_the_secboot_code_smm_and_a_copy_of_the_vars(tmp_path: Path, iso: Path) -> None:
     require_tool("qemu-system-x86_64")
     try:
         ovmf = find_secure_boot_ovmf()
@@ -39,13 +30,11 @@ def test_command_uses_the_secboot_code_smm_and_a_copy_of_the_vars(tmp_path: Path
     vars_file = tmp_path / "mine.fd"
     vars_file.write_bytes(ovmf.vars_template.read_bytes())
     run = _Run(tmp_path, tmp_path / "serial.log", False)
-    cmd = " ".join(
-        build_command(SmokeRequest(_iso(tmp_path), "uefi", secure_boot=True, vars=vars_file), run, "tcg")
-    )
+    cmd = " ".join(build_command(SmokeRequest(iso, "uefi", secure_boot=True, vars=vars_file), run, "tcg"))
     assert f"file={ovmf.code}" in cmd and "secboot" in ovmf.code.name
     assert "q35,smm=on" in cmd and "cfi.pflash01,property=secure,value=on" in cmd
     assert f"file={tmp_path / 'vars.fd'}" in cmd  # OVMF writes to a copy; the user's store is untouched
-    default = " ".join(build_command(SmokeRequest(_iso(tmp_path), "uefi", secure_boot=True), run, "tcg"))
+    default = " ".join(build_command(SmokeRequest(iso, "uefi", secure_boot=True), run, "tcg"))
     assert "OVMF_CODE_4M.secboot.fd" in default
 
 
