@@ -47,6 +47,16 @@ def wim_text(wim: Path, path: str) -> str:
     ).stdout.decode("utf-8", "replace")
 
 
+def wim_extract(wim: Path, path: str, dest: Path) -> Path:
+    """`path` of image 1 extracted into `dest` by wimlib-imagex; the extracted file."""
+    subprocess.run(
+        [require_tool("wimlib-imagex"), "extract", str(wim), "1", path, f"--dest-dir={dest}"],
+        check=True,
+        capture_output=True,
+    )
+    return dest / path.rsplit("/", 1)[-1]
+
+
 def wim_dir(wim: Path, path: str) -> list[str]:
     out = subprocess.run(
         [require_tool("wimlib-imagex"), "dir", str(wim), "1", f"--path={path}"],
@@ -114,18 +124,7 @@ def test_offline_install_is_what_dism_leaves(run_pebuild, pe: Path, nic: Path, k
     assert store.split("/")[-1].startswith("rtnet.inf_amd64_")
     assert wim_text(wim, "/Windows/INF/oem0.inf") == (nic / "realtek/rtnet.inf").read_text()
     out = pe / "x"
-    subprocess.run(
-        [
-            require_tool("wimlib-imagex"),
-            "extract",
-            str(wim),
-            "1",
-            "/Windows/System32/config/SYSTEM",
-            f"--dest-dir={out}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    wim_extract(wim, "/Windows/System32/config/SYSTEM", out)
     service = kit.export_blocks(kit.hivex_export(out / "SYSTEM", "\\ControlSet001\\Services\\RTL8139"))
     values = service["[\\ControlSet001\\Services\\RTL8139]"]
     assert {'"Type"=dword:00000001', '"Start"=dword:00000003', '"ErrorControl"=dword:00000001'} <= set(values)
@@ -139,18 +138,7 @@ def test_offline_install_is_what_dism_leaves(run_pebuild, pe: Path, nic: Path, k
         wim_dir(wim, "/Windows/INF/oem0.inf") == []
         and wim_dir(wim, "/Windows/System32/drivers/rtnet.sys") == []
     )
-    subprocess.run(
-        [
-            require_tool("wimlib-imagex"),
-            "extract",
-            str(wim),
-            "1",
-            "/Windows/System32/config/SYSTEM",
-            f"--dest-dir={out}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    wim_extract(wim, "/Windows/System32/config/SYSTEM", out)
     assert "RTL8139" not in kit.hivex_export(out / "SYSTEM", "\\ControlSet001\\Services")
 
 
