@@ -28,6 +28,14 @@ def test_empty_recipe_has_documented_defaults(tmp_path: Path) -> None:
     assert len(r.sha256) == 64
 
 
+def test_arch_aliases_fold_to_the_adk_names(tmp_path: Path) -> None:
+    """One arch vocabulary (pebuild.arches): a recipe may say x64 or aarch64 as the CLI may."""
+    r = load_recipe(write(tmp_path / "r.toml", 'arch = ["x64", "i386", "AArch64"]\n'))
+    assert r.settings.arch == ("amd64", "x86", "arm64")
+    with pytest.raises(RecipeError, match=r"r2\.toml:1: arch: 'sparc' is not one of x86, amd64"):
+        load_recipe(write(tmp_path / "r2.toml", 'arch = "sparc"\n'))
+
+
 def test_include_then_override_and_append(tmp_path: Path) -> None:
     (tmp_path / "inc").mkdir()
     write(tmp_path / "inc" / "tool.txt", "tool")

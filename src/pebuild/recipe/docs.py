@@ -55,6 +55,9 @@ def _rows(cls: type, prefix: str) -> list[str]:
         limits = []
         if meta.get("choices"):
             limits.append("one of " + ", ".join(f"`{c}`" for c in meta["choices"]))
+        if meta.get("aliases"):
+            other = sorted(a for a, c in meta["aliases"].items() if a != c)
+            limits.append("also spelled " + ", ".join(f"`{a}`" for a in other))
         if meta.get("minimum") is not None:
             limits.append(f"≥ {meta['minimum']}")
         if meta.get("maximum") is not None:

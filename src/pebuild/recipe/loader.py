@@ -159,6 +159,8 @@ def _check_scalar(f: _File, key: PathKey, meta: dict[str, Any], value: Any, what
             raise f.err(f"{name}: expected an index or an image name, got {_typename(value)}", key)
         if isinstance(value, str) and not value.strip():
             raise f.err(f"{name}: image name must not be empty", key)
+    if meta["aliases"] and isinstance(value, str):
+        value = meta["aliases"].get(value.strip().lower(), value)  # arch = "x64" means amd64
     if meta["choices"] is not None and value not in meta["choices"]:
         allowed = ", ".join(str(c) for c in meta["choices"])
         raise f.err(f"{name}: {value!r} is not one of {allowed}", key)

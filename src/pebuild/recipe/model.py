@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ARCHES = ("x86", "amd64", "arm64", "ia64")
+from pebuild.arches import ALIASES as ARCH_ALIASES
+from pebuild.arches import ARCHES
 
 #: kinds a setting may have; the loader checks values against them
 KINDS = ("str", "int", "bool", "str_list", "str_map", "int_or_str", "table_list")
@@ -36,6 +37,7 @@ def setting(
     merge: str = "replace",
     template: bool = False,
     example: str | None = None,
+    aliases: dict[str, Any] | None = None,
 ) -> Any:
     """Declare one recipe setting (see module docstring)."""
     assert kind in KINDS, kind
@@ -52,6 +54,7 @@ def setting(
         "merge": merge,
         "template": template,
         "example": example,
+        "aliases": aliases,  # other spellings of a choice, folded to it before the choices check
     }
     if isinstance(default, list | dict | tuple):
         value = default
@@ -302,6 +305,7 @@ class RecipeSettings:
         (),
         kind="str_list",
         choices=ARCHES,
+        aliases=ARCH_ALIASES,
         help="Arches the recipe is for (a string or a list); the ARCH argument must be one of them. "
         "Empty: any.",
         example='"amd64"',
