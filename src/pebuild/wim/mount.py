@@ -32,12 +32,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pebuild import interrupts
 from pebuild.errors import OutputError, StateError, UsageError
 from pebuild.progress import Progress, ProgressEvent
-from pebuild.wim.image import Wim
-from pebuild.wim.model import AddCommand, DeleteCommand, UpdateCommand
+
+if TYPE_CHECKING:
+    from pebuild.wim.image import Wim
+    from pebuild.wim.model import UpdateCommand
+
+# pebuild.wim.image (ctypes, libwim) and pebuild.wim.model are imported where used:
+# `pebuild mounts` and `pebuild discard` only read and remove state files.
 
 STATE_VERSION = 3
 #: casefolded image path -> (path 'a/b', kind 'f'|'d'|'l'|'o', size, mtime_ns, ctime_ns, inode, symlink target)
@@ -197,35 +203,53 @@ def _locked(name: str, what: str) -> Iterator[None]:
 
 
 def scan_tree(root: str) -> dict[str, Entry]:
-    """Every path below root, keyed without case (Windows cannot hold two names that differ only in case)."""
+    """Every path below root, keyed without case (Windows cannot hold two names that differ only in case).
+
+    One os.scandir pass per directory, listed through a descriptor of that
+    directory so each lstat is an fstatat(dirfd, name) — no walk of the full
+    path per file. Directories need no lstat at all: their type and inode come
+    with the directory entry, and only files, symlinks and others are compared.
+    """
     entries: dict[str, Entry] = {}
     stack = [("", root)]
-    isdir, islnk, isreg = stat.S_ISDIR, stat.S_ISLNK, stat.S_ISREG
+    S_IFMT, S_IFREG, S_IFLNK = 0o170000, stat.S_IFREG, stat.S_IFLNK
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     while stack:
         rel_dir, abs_dir = stack.pop()
         prefix = rel_dir + "/" if rel_dir else ""
-        with os.scandir(abs_dir) as it:
-            for de in it:
-                rel = prefix + de.name
-                st = de.stat(follow_symlinks=False)
-                mode = st.st_mode
-                if isreg(mode):
-                    entry = (rel, "f", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
-                elif isdir(mode):
-                    entry = (rel, "d", 0, 0, 0, st.st_ino, "")
-                    stack.append((rel, de.path))
-                elif islnk(mode):
-                    entry = (rel, "l", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, os.readlink(de.path))
-                else:
-                    entry = (rel, "o", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
-                key = rel.casefold()
-                other = entries.get(key)
-                if other is not None:
-                    raise UsageError(
-                        f"{other[0]!r} and {rel!r} differ only in case; Windows images cannot hold both",
-                        path=root,
-                    )
-                entries[key] = entry
+        try:
+            fd = os.open(abs_dir, flags)
+        except OSError as exc:
+            raise UsageError(f"cannot scan the directory: {exc.strerror}", path=abs_dir) from None
+        try:
+            with os.scandir(fd) as it:
+                for de in it:
+                    rel = prefix + de.name
+                    if de.is_dir(follow_symlinks=False):
+                        entry = (rel, "d", 0, 0, 0, de.inode(), "")
+                        stack.append((rel, abs_dir + "/" + de.name))
+                    else:
+                        st = de.stat(follow_symlinks=False)
+                        fmt = st.st_mode & S_IFMT
+                        if fmt == S_IFREG:
+                            entry = (rel, "f", st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                        elif fmt == S_IFLNK:
+                            target = os.readlink(de.name, dir_fd=fd)
+                            entry = (rel, "l", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, target)
+                        else:
+                            entry = (rel, "o", 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, "")
+                    key = rel.casefold()
+                    if key in entries:
+                        raise UsageError(
+                            f"{entries[key][0]!r} and {rel!r} differ only in case; Windows images cannot hold both",
+                            path=root,
+                        )
+                    entries[key] = entry
+        except OSError as exc:  # a file removed or made unreadable while we walk
+            where = os.path.join(abs_dir, exc.filename) if isinstance(exc.filename, str) else abs_dir
+            raise UsageError(f"cannot scan the directory: {exc.strerror}", path=where) from None
+        finally:
+            os.close(fd)
     return entries
 
 
@@ -247,6 +271,8 @@ def diff_tree(
     root: str, old: dict[str, Entry], new: dict[str, Entry], wim: Wim | None = None, index: int = 1
 ) -> tuple[list[UpdateCommand], CommitResult]:
     """The update commands that turn the mounted image (`old`) into the directory (`new`)."""
+    from pebuild.wim.model import AddCommand, DeleteCommand
+
     result = CommitResult()
     removed = {k for k, o in old.items() if (n := new.get(k)) is None or n[1] != o[1]}
     removed_dirs = {k for k in removed if old[k][1] == "d"}
@@ -330,6 +356,8 @@ def mount(
     if (state_dir() / f"{_key(real_dir)}.json").exists():
         raise StateError("already a pebuild mount; commit or discard it first", path=target)
     wim_real = _real(wim_path)
+    from pebuild.wim.image import Wim
+
     with Wim.open(wim_real) as wim:
         idx = wim.image_index(index)
         info = wim.info
@@ -469,6 +497,8 @@ class _Opening(threading.Thread):
 
     def run(self) -> None:
         try:
+            from pebuild.wim.image import Wim
+
             self.wim = Wim.open(self.path, write=True)
             self.wim.exists(self.index, "")  # libwim reads and decompresses the metadata now
         except BaseException as exc:
