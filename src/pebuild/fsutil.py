@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from pebuild.errors import OutputError, UsageError
+
+# hashlib and shutil are imported where used: `pebuild info` and `pebuild commit` reach this
+# module only for normalize_image_path and start faster without them.
 
 
 def _output_error(path: Path, exc: OSError) -> OutputError:
@@ -57,7 +57,7 @@ def dir_mode() -> int:
 
 def temp_name(name: str) -> str:
     """`.NAME.<pid>-<random>.tmp`: hidden, unique, and naming the process that owns it."""
-    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    return f".{name}.{os.getpid()}-{os.urandom(4).hex()}.tmp"  # secrets.token_hex(4) without its imports
 
 
 def normalize_modes(root: Path) -> None:
@@ -188,6 +188,8 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = True) -> I
         raise OutputError("cannot write output: directory does not exist", path=parent)
     if target.exists() and not replace:
         raise OutputError("output directory already exists", path=target)
+    import shutil
+
     tmp = parent / temp_name(target.name)
     try:
         tmp.mkdir(mode=dir_mode())
@@ -289,6 +291,8 @@ def find_case_insensitive(root: Path, rel: str, *, allow_parent: bool = False) -
 
 def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Copy a file fast: reflink (FICLONE) when the file system allows, else copy_file_range."""
+    import shutil
+
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         try:
             import fcntl
@@ -315,6 +319,8 @@ def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
 
 
 def sha256_file(path: str | os.PathLike[str], bufsize: int = 1 << 20) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(bufsize):

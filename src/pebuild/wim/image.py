@@ -393,14 +393,20 @@ class Wim:
         cmds = list(commands)
         if not cmds:
             return
-        from pebuild import clock
+        stamps: list[int] = []
 
-        stamp = clock.build_time(timestamp)
+        def stamp() -> int:  # the build time, read only when a command needs it
+            if not stamps:
+                from pebuild import clock
+
+                stamps.append(clock.build_time(timestamp))
+            return stamps[0]
+
         keep: list[bytes] = []  # owns the strings until libwim returns
         plan = plan_with_parents(
-            cmds, lambda p: self.exists(index, p), lambda: self._stamped_empty_dir(stamp)
+            cmds, lambda p: self.exists(index, p), lambda: self._stamped_empty_dir(stamp())
         )
-        arr = command_array(plan, keep, self._tempdir(), stamp)
+        arr = command_array(plan, keep, self._tempdir, stamp)
         self._call(
             f"cannot update image {index}",
             L.lib().wimlib_update_image,

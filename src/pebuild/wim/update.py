@@ -64,10 +64,14 @@ def plan_with_parents(
     return plan
 
 
-def command_array(plan: list[UpdateCommand], keep: list[bytes], tmpdir: Path, stamp: int) -> Any:
+def command_array(
+    plan: list[UpdateCommand], keep: list[bytes], tmpdir: Callable[[], Path], stamp: Callable[[], int]
+) -> Any:
     """The ctypes array for wimlib_update_image(); `keep` owns its strings until the call returns.
 
-    Bytes sources are staged as files in `tmpdir` with the build time `stamp`.
+    Bytes sources are staged as files in `tmpdir()` with the build time `stamp()`;
+    both are asked for only then, so a plan of plain file adds and deletes (a
+    commit) creates no temporary directory.
     """
 
     def s(text: str | bytes | os.PathLike[str]) -> bytes:
@@ -80,9 +84,10 @@ def command_array(plan: list[UpdateCommand], keep: list[bytes], tmpdir: Path, st
         if isinstance(cmd, AddCommand):
             source = cmd.source
             if isinstance(source, bytes):
-                tmp = tmpdir / f"blob-{len(list(tmpdir.iterdir()))}"
+                staging = tmpdir()
+                tmp = staging / f"blob-{len(list(staging.iterdir()))}"
                 tmp.write_bytes(source)
-                os.utime(tmp, (stamp, stamp))
+                os.utime(tmp, (stamp(), stamp()))
                 source = tmp
             if not os.path.lexists(source):
                 raise UsageError("no such file to add", path=os.fspath(source))
@@ -90,7 +95,7 @@ def command_array(plan: list[UpdateCommand], keep: list[bytes], tmpdir: Path, st
             slot.add.fs_source_path = s(source)
             slot.add.wim_target_path = s(wim_path(cmd.target))
             if isinstance(cmd.config, CaptureConfig):
-                cfg = tmpdir / f"config-{len(keep)}.ini"
+                cfg = tmpdir() / f"config-{len(keep)}.ini"
                 cfg.write_text(cmd.config.to_ini(libwim_only=True), encoding="utf-8")
                 slot.add.config_file = s(cfg)
             slot.add.add_flags = L.WIMLIB_ADD_FLAG_NO_REPLACE if cmd.no_replace else 0
