@@ -286,12 +286,22 @@ def diff_tree(
 
     added: list[str] = []
     modified: list[str] = []
+    suspects: list[str] = []  # size and mtime as recorded, but ctime or inode moved
     for key, n in new.items():
         o = old.get(key)
         if o is None or key in removed:
             added.append(key)
-        elif n[1] != "d" and _changed(o, n, root, wim, index):
-            modified.append(key)
+        elif n[1] == "d":
+            continue
+        elif n[1] == "l":
+            if o[6] != n[6]:
+                modified.append(key)  # symlink target
+        elif o[2] != n[2] or o[3] != n[3]:
+            modified.append(key)  # size or mtime
+        elif o[4] != n[4] or o[5] != n[5]:
+            suspects.append(key)
+    if suspects:
+        modified += _content_changed(root, {k: (old[k][0], new[k]) for k in suspects}, wim, index)
     added_dirs = {k for k in added if new[k][1] == "d"}
     adds: list[UpdateCommand] = []
     for key in sorted(added):
@@ -310,22 +320,38 @@ def diff_tree(
     return deletes + adds, result
 
 
-def _changed(old: Entry, new: Entry, root: str, wim: Wim | None, index: int) -> bool:
-    if new[1] == "l":
-        return old[6] != new[6]  # symlink target
-    if old[2] != new[2] or old[3] != new[3]:
-        return True  # size or mtime
-    if old[4] == new[4] and old[5] == new[5]:
-        return False  # same ctime and inode: untouched since the mount recorded it
-    # ctime/inode moved but size and mtime did not (chmod, cp -p, an editor that restores
-    # mtime): compare with the SHA-1 libwim stores for the file.
+#: up to this many suspects are looked up one by one; more take one listing of the whole image
+_LOOKUP_ONE_BY_ONE = 32
+
+
+def _content_changed(
+    root: str, suspects: dict[str, tuple[str, Entry]], wim: Wim | None, index: int
+) -> list[str]:
+    """The keys of suspects whose content differs from the image: the only files pebuild hashes.
+
+    A suspect kept its size and mtime but its ctime or inode moved (chmod,
+    `cp -p`, an editor that restores mtime); its SHA-1 is compared with the
+    one libwim stores for it. Many suspects (a `chmod -R`) cost one
+    wimlib_iterate_dir_tree over the image instead of one call each.
+    """
     if wim is None:
-        return True
-    entries = wim.entries(index, old[0], recursive=False)
-    stored = entries[0].sha1 if entries else None
-    if stored is None:
-        return new[2] != 0
-    return _sha1(os.path.join(root, new[0])) != stored
+        return list(suspects)  # nothing to compare with: re-add them
+    if len(suspects) <= _LOOKUP_ONE_BY_ONE:
+        stored: dict[str, bytes | None] = {}
+        for key, (image_path, _) in suspects.items():
+            found = wim.entries(index, image_path, recursive=False)
+            stored[key] = found[0].sha1 if found else None
+    else:
+        stored = {e.path.casefold(): e.sha1 for e in wim.entries(index, "") if not e.is_dir}
+    changed = []
+    for key, (_, entry) in suspects.items():
+        sha1 = stored.get(key)
+        if sha1 is None:  # libwim stores no hash for an empty file
+            if entry[2] != 0:
+                changed.append(key)
+        elif _sha1(os.path.join(root, entry[0])) != sha1:
+            changed.append(key)
+    return changed
 
 
 # ---------------------------------------------------------------- operations
