@@ -219,7 +219,25 @@ def main(argv: list[str] | None = None) -> None:
 
     # SIGTERM (systemd, CI timeouts, `kill`) ends a command like Ctrl-C: cleanup, exit 130
     signal.signal(signal.SIGTERM, raise_interrupt)
-    cli.main(args=argv, prog_name="pebuild")
+    try:
+        cli.main(args=argv, prog_name="pebuild")
+    finally:
+        if argv is None:  # the program itself (console script, python -m pebuild), not a caller
+            _exit_without_final_collection()
+
+
+def _exit_without_final_collection() -> None:
+    """Skip the garbage collector's last pass over every object before the process exits.
+
+    At exit CPython runs one more full collection over everything the imports
+    and the verb created (~12 ms of CPU for `pebuild commit`, measured with
+    bench/bench_wim.py); the OS reclaims that memory anyway. gc.freeze() moves
+    those objects out of the collector's sight. Files are closed by their
+    `with` blocks and atexit handlers still run, so nothing is lost.
+    """
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover
