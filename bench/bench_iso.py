@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PEBUILD = [str(Path(sys.executable).parent / "pebuild")]
 XORRISO = "xorriso -as mkisofs (no UDF)"
 GENISOIMAGE = "genisoimage -udf"
+GENISO_SYNC = "genisoimage -udf && sync"
+GENISO_SHA256SUM = "genisoimage -udf && sync && sha256sum"
+GENISO_OPENSSL = "genisoimage -udf && sync && openssl dgst -sha256"
 
 
 def make_winpe_tree(root: Path, rng: random.Random) -> None:
@@ -133,14 +136,19 @@ def commands(media: Path, fw: Path, out: Path) -> dict[str, list[str]]:
         "--label",
         "WINPE",
     ]
-    durable = f" && sync {shlex.quote(str(out))} && sha256sum {shlex.quote(str(out))} >/dev/null"
+    quoted = shlex.quote(str(out))
+    synced = f" && sync {quoted}"  # coreutils sync with a FILE fsyncs that file, as pebuild does
+    coreutils = f"{synced} && sha256sum {quoted} >/dev/null"
+    openssl = f"{synced} && openssl dgst -sha256 {quoted} >/dev/null"
     return {
         "pebuild iso": pebuild,
         "pebuild iso --no-udf": [*pebuild, "--no-udf"],
         XORRISO: xorriso,
         GENISOIMAGE: genisoimage,
-        "xorriso + sync + sha256sum": ["sh", "-c", shlex.join(xorriso) + durable],
-        "genisoimage -udf + sync + sha256sum": ["sh", "-c", shlex.join(genisoimage) + durable],
+        "xorriso && sync && sha256sum": ["sh", "-c", shlex.join(xorriso) + coreutils],
+        GENISO_SYNC: ["sh", "-c", shlex.join(genisoimage) + synced],
+        GENISO_SHA256SUM: ["sh", "-c", shlex.join(genisoimage) + coreutils],
+        GENISO_OPENSSL: ["sh", "-c", shlex.join(genisoimage) + openssl],
     }
 
 
@@ -185,6 +193,7 @@ def bench_tree(name: str, media: Path, fw: Path, work: Path, runs: int) -> list[
                 "runs": ", ".join(f"{t:.2f}" for t in times[k]),
                 "vs_xorriso": med[k] / med[XORRISO],
                 "vs_genisoimage": med[k] / med[GENISOIMAGE],
+                "vs_genisoimage_fair": med[k] / med[GENISO_OPENSSL],
                 "rss_mib": rss[k],
                 "cpu_s": statistics.median(cpu[k]),
                 "iso_mib": sizes[k] / 2**20,
@@ -212,6 +221,9 @@ def tool_versions() -> str:
 
 
 def write_report(rows: list[dict[str, object]], runs: int, versions: str) -> str:
+    first = {r["tool"]: float(r["median_s"]) for r in rows if r["tree"] == rows[0]["tree"]}
+    synced = first[GENISO_SYNC]
+    slow = (first[GENISO_SHA256SUM] - synced) / max(first[GENISO_OPENSSL] - synced, 1e-9)
     lines = [
         "## ISO writer (`pebuild iso`) vs xorriso and genisoimage",
         "",
@@ -222,24 +234,35 @@ def write_report(rows: list[dict[str, object]], runs: int, versions: str) -> str
         "",
         "Options: level 3, Joliet, BIOS no-emulation entry (8 sectors) + EFI entry for every tool; "
         "pebuild and genisoimage add UDF (xorriso has none). Peak RSS is the child's ru_maxrss. "
-        "`pebuild iso` always fsyncs its output before the rename (atomic_output) and computes the SHA-256 "
-        "it returns in IsoResult; the reference tools do neither, so the `+ sync + sha256sum` rows give them "
-        "the same guarantees (ratios are against the bare tools). CPU is user + system time of the child "
-        "(and its children); the gap between CPU and wall time is mostly waiting for the disk, which other "
-        "helpers' jobs shared.",
+        "CPU is user + system time of the child (and its children); the gap between CPU and wall time is "
+        "mostly waiting for the disk, which other helpers' jobs shared.",
         "",
-        "| tree | tool | median s | vs xorriso | vs genisoimage | median CPU s | peak RSS MiB | ISO MiB | runs (s) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "Which is which: `pebuild iso` always fsyncs its output before the rename (atomic_output) and "
+        "computes the SHA-256 it returns in IsoResult (hashlib, i.e. OpenSSL's SHA-256, on the bytes as "
+        "they are written). The bare `xorriso` and `genisoimage` rows do neither. `&& sync` adds the "
+        "fsync (`sync FILE`, which fsyncs that one file; a bare `sync` would also flush other jobs' "
+        f"data). `&& sha256sum` re-reads the ISO with coreutils' SHA-256, whose part took {slow:.1f}x as "
+        "long as OpenSSL's on the WinPE ISO in this run (Debian's coreutils is not built with OpenSSL "
+        "and does not use the CPU's SHA instructions); `&& openssl dgst -sha256` uses the same SHA-256 code as pebuild. So the fair "
+        "reference — same guarantees, same hash code — is "
+        f"`{GENISO_OPENSSL}`; the `vs fair genisoimage` column divides by it, `vs genisoimage` by the "
+        "bare tool.",
+        "",
+        "| tree | tool | median s | vs xorriso | vs genisoimage | vs fair genisoimage | median CPU s "
+        "| peak RSS MiB | ISO MiB | runs (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['tree']} | {r['tool']} | {r['median_s']:.2f} | {r['vs_xorriso']:.2f}x | "
-            f"{r['vs_genisoimage']:.2f}x | {r['cpu_s']:.2f} | {r['rss_mib']} | {r['iso_mib']:.1f} | {r['runs']} |"
+            f"{r['vs_genisoimage']:.2f}x | {r['vs_genisoimage_fair']:.2f}x | {r['cpu_s']:.2f} | {r['rss_mib']} "
+            f"| {r['iso_mib']:.1f} | {r['runs']} |"
         )
     lines += ["", "Targets (issue 4), as measured in this run:", ""]
     by = {(r["tree"], r["tool"]): r for r in rows}
     winpe, small = rows[0]["tree"], rows[len(rows) // 2]["tree"]
     pe = by[(winpe, "pebuild iso")]
+    sha = float(pe["median_s"]) / float(by[(winpe, GENISO_SHA256SUM)]["median_s"])
     checks = [
         (
             f"WinPE tree: pebuild / xorriso = {pe['vs_xorriso']:.2f}x",
@@ -247,8 +270,20 @@ def write_report(rows: list[dict[str, object]], runs: int, versions: str) -> str
             "<= 1.0x",
         ),
         (
-            f"WinPE tree: pebuild / genisoimage = {pe['vs_genisoimage']:.2f}x",
+            f"WinPE tree: pebuild / bare genisoimage (no fsync, no hash) = {pe['vs_genisoimage']:.2f}x",
             float(pe["vs_genisoimage"]) <= 2.0,
+            "<= 2x",
+        ),
+        (
+            f"WinPE tree: pebuild / `{GENISO_OPENSSL}` (fair: same guarantees, same SHA-256 code) = "
+            f"{pe['vs_genisoimage_fair']:.2f}x",
+            float(pe["vs_genisoimage_fair"]) <= 2.0,
+            "<= 2x",
+        ),
+        (
+            f"WinPE tree: pebuild / `{GENISO_SHA256SUM}` (as the issue wrote it; coreutils' slower "
+            f"SHA-256) = {sha:.2f}x",
+            sha <= 2.0,
             "<= 2x",
         ),
         (
@@ -273,11 +308,9 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="keep the generated trees here")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/perf/iso.md")
     args = ap.parse_args()
-    for tool in ("xorriso", "genisoimage"):
+    for tool, package in (("xorriso", "xorriso"), ("genisoimage", "genisoimage"), ("openssl", "openssl")):
         if shutil.which(tool) is None:
-            raise SystemExit(
-                f"{tool} not installed (Debian package {'xorriso' if tool == 'xorriso' else 'genisoimage'})"
-            )
+            raise SystemExit(f"{tool} not installed (Debian package {package})")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-iso-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     try:
