@@ -274,7 +274,10 @@ def diff_tree(
     from pebuild.wim.model import AddCommand, DeleteCommand
 
     result = CommitResult()
-    removed = {k for k, o in old.items() if (n := new.get(k)) is None or n[1] != o[1]}
+    # Most paths are untouched: their whole entry compares equal (one C-level tuple compare).
+    touched = [k for k, n in new.items() if old.get(k) != n]
+    removed = old.keys() - new.keys()
+    removed.update(k for k in touched if k in old and old[k][1] != new[k][1])  # type changed
     removed_dirs = {k for k in removed if old[k][1] == "d"}
     deletes: list[UpdateCommand] = []
     for key in sorted(removed):
@@ -287,8 +290,8 @@ def diff_tree(
     added: list[str] = []
     modified: list[str] = []
     suspects: list[str] = []  # size and mtime as recorded, but ctime or inode moved
-    for key, n in new.items():
-        o = old.get(key)
+    for key in touched:
+        n, o = new[key], old.get(key)
         if o is None or key in removed:
             added.append(key)
         elif n[1] == "d":
