@@ -64,13 +64,15 @@ def _opened(self: Any) -> Any:
 
 M._Opening.result = _opened
 t = time.perf_counter()
+out = sys.argv[1]
+sys.argv = ["pebuild", "commit", sys.argv[2]]
 try:
-    pebuild.cli.main(["commit", sys.argv[2]])
+    pebuild.cli.main()  # as the console script calls it (argv from sys.argv)
 except SystemExit as exc:
     if exc.code not in (None, 0):
         raise
 total = time.perf_counter() - t
 steps = sum(v for k, v in PHASES.items() if not k.startswith("import"))
 PHASES["the rest (click, locks, checks)"] = total - steps
-with open(sys.argv[1], "w", encoding="utf-8") as fh:
+with open(out, "w", encoding="utf-8") as fh:
     json.dump(PHASES, fh)
