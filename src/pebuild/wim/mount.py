@@ -515,10 +515,19 @@ def _record_commit(record: MountRecord, new: dict[str, Entry]) -> None:
 
 
 class _Opening(threading.Thread):
-    """Open the WIM for writing and load the image's metadata in a helper thread."""
+    """Open the WIM for writing and load the image's metadata in a helper thread.
+
+    The Python half (importing the libwim binding) happens here, before the
+    thread starts: imported in the thread, it would hold the GIL in 5 ms slices
+    while the walk waits for it after every lstat, and both would take longer
+    than one after the other (bench/bench_wim.py, phase table).
+    """
 
     def __init__(self, path: str, index: int) -> None:
         super().__init__(daemon=True)
+        from pebuild.wim.image import Wim
+
+        self.opener = Wim.open
         self.path, self.index = path, index
         self.wim: Wim | None = None
         self.error: BaseException | None = None
@@ -526,9 +535,7 @@ class _Opening(threading.Thread):
 
     def run(self) -> None:
         try:
-            from pebuild.wim.image import Wim
-
-            self.wim = Wim.open(self.path, write=True)
+            self.wim = self.opener(self.path, write=True)
             self.wim.exists(self.index, "")  # libwim reads and decompresses the metadata now
         except BaseException as exc:
             self.error = exc
