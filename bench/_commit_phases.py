@@ -45,6 +45,7 @@ import pebuild.wim.mount as M  # noqa: E402
 
 add("import the commit verb", time.perf_counter() - t)
 
+M._Opening.__init__ = timed("import the libwim binding, start the open thread", M._Opening.__init__)
 M._load = timed("read the mount state", M._load)
 M.scan_tree = timed("walk DIR (libwim opens the WIM meanwhile)", M.scan_tree)
 M.diff_tree = timed("diff against the state", M.diff_tree)
