@@ -524,16 +524,23 @@ def report(args: argparse.Namespace, r: dict) -> str:
             "Before/after (before = the pebuild source given as `--baseline-src`, run in the same "
             "alternation):",
             "",
-            "| command | before | after | after / before |",
-            "|---|---:|---:|---:|",
+            "| command | before | after | after / before (medians) | median of the rounds' after / before |",
+            "|---|---:|---:|---:|---:|",
         ]
         pairs = [(c, "pebuild commit"), (c, "pebuild commit, no change")]
         pairs += [(s, k) for k in ("`pebuild --help`", "`pebuild info WIM`", "`pebuild mounts` (one mount)")]
         for table, key in pairs:
             old, new = table[f"before: {key}"], table[key]
+            paired = statistics.median(a / b for a, b in zip(new.wall, old.wall, strict=True))
             lines.append(
-                f"| {key} | {old.median:.3f} s | {new.median:.3f} s | {new.median / old.median:.2f}x |"
+                f"| {key} | {old.median:.3f} s | {new.median:.3f} s | {new.median / old.median:.2f}x "
+                f"| {paired:.2f}x |"
             )
+        lines += [
+            "",
+            "Before and after run back to back in every round, so the last column (each round's ratio, "
+            "then their median) is the one drifting load from other jobs disturbs least.",
+        ]
     lines += ["", "All runs (s):"]
     for group in (m, c, *([r["scale"]] if "scale" in r else [])):
         for name, series in group.items():
