@@ -136,10 +136,17 @@ class Series:
 
 
 def alternate(rows: dict[str, Callable[[], tuple[float, float]]], runs: int) -> dict[str, Series]:
+    """Every row once per round, the order reversed every other round (ABBA).
+
+    Reversing cancels what a row inherits from the one before it: a mount that
+    follows the deletion of the previous tree of 8,200 files runs ~20% slower,
+    whichever tool it is.
+    """
     out = {name: Series() for name in rows}
-    for _ in range(runs):
-        for name, fn in rows.items():
-            out[name].add(fn())
+    names = list(rows)
+    for round_ in range(runs):
+        for name in names if round_ % 2 == 0 else reversed(names):
+            out[name].add(rows[name]())
     return out
 
 
