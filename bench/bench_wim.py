@@ -444,7 +444,7 @@ def report(args: argparse.Namespace, r: dict) -> str:
         f"Measured {time.strftime('%Y-%m-%d', time.gmtime())}. Tree: {args.files} generated files, "
         f"{r['bytes'] / 1e6:.1f} MB, captured by `wimlib-imagex capture --compress=lzx` "
         f"({r['wim_mb']:.1f} MB). Medians of {args.runs} runs (start-up: {max(args.runs, 11)}), wall time, "
-        "pebuild and the reference alternating run by run, every command a fresh process (Python "
+        "pebuild and the reference alternating run by run (the order reversed every other round), every command a fresh process (Python "
         "start-up included), warm page cache and bytecode caches. Each commit run restores the WIM and "
         "the mount state from a snapshot, so every run commits the same change; `wimlib-imagex update` "
         "gets a fresh copy of the same WIM and the same change as a command file. Ratio: of the medians "
