@@ -54,7 +54,7 @@ def test_x86_iso_boots_bios(tmp_path: Path) -> None:
 
 
 def test_usb_image_from_the_sample_source_boots_bios_and_uefi(tmp_path: Path) -> None:
-    """`pebuild make --usb` on `--source sample`, hybrid table: our MBR + FAT32 boot sector load the
+    """`pebuild make --usb` on `--source sample`, MBR table (BIOS + UEFI): our MBR + FAT32 boot sector load the
     sample bootmgr (valid at 2000:0000) under SeaBIOS, and OVMF runs EFI/BOOT/BOOTX64.EFI, which is
     bootmgfw.efi as the ADK ships it (an ISO instead boots the El Torito efisys.bin's bootx64.efi)."""
     require_tool("qemu-system-x86_64")
@@ -66,7 +66,7 @@ def test_usb_image_from_the_sample_source_boots_bios_and_uefi(tmp_path: Path) ->
             source="sample",
             output=None,
             usb_output=usb,
-            usb_table="hybrid",
+            usb_table="mbr",
             timestamp=1,
         )
     )

@@ -22,7 +22,7 @@ RESCUE = REPO_ROOT / "recipes" / "rescue.toml"
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Sample-built ISOs for three arches, USB images in all three tables, a two-arch PXE tree."""
+    """Sample-built ISOs for three arches, USB images in both tables, a two-arch PXE tree."""
     from pebuild.make import BuildRequest, build
     from pebuild.pxe import PxeRequest, write_pxe_tree
     from pebuild.source import open_source
@@ -33,7 +33,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for arch in ("amd64", "x86", "arm64"):
         out[f"{arch}.iso"] = root / f"{arch}.iso"
         build(BuildRequest(arch, RESCUE, out[f"{arch}.iso"], source="sample", media_dir=root / f"m-{arch}"))
-    for table in ("mbr", "gpt", "hybrid"):
+    for table in ("mbr", "gpt"):
         out[f"x86-{table}.img"] = root / f"x86-{table}.img"
         write_usb_image(UsbRequest(root / "m-x86", out[f"x86-{table}.img"], table=table, arch="x86"))
     out["arm64.img"] = root / "arm64.img"
@@ -62,7 +62,6 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("arm64.iso", "iso", False, ["arm64"]),
         ("x86-mbr.img", "disk", True, ["x86"]),
         ("x86-gpt.img", "disk", False, ["x86"]),
-        ("x86-hybrid.img", "disk", True, ["x86"]),
         ("arm64.img", "disk", False, ["arm64"]),
         ("pxe", "pxe", True, ["amd64", "arm64"]),
     ],

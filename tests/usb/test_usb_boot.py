@@ -1,5 +1,7 @@
 """The USB image really boots: SeaBIOS through our MBR + FAT32 VBR into \\bootmgr, OVMF into BOOTX64.EFI.
 
+Layouts and firmware (docs/usb.md): mbr boots under SeaBIOS and OVMF, gpt under OVMF.
+
 \\bootmgr here is the sample's bootmgr_program (bootmgr.asm + the sample BIOS program): it only prints
 its marker if our boot sector loaded the whole file at 2000:0000 and jumped there with DL=80h.
 """
@@ -30,7 +32,7 @@ def _markers() -> tuple[str, str]:
     [
         ("mbr", 40 * MIB, False),  # 512-byte clusters
         # 8 KiB clusters, a 460 KB bootmgr over many clusters, a root directory of several clusters
-        ("hybrid", 9 << 30, True),
+        ("mbr", 9 << 30, True),
     ],
 )
 def test_usb_bios_boot_loads_bootmgr(tmp_path: Path, table: str, size: int, crowded: bool) -> None:
@@ -60,10 +62,23 @@ def test_usb_uefi_boot_via_cli(tmp_path: Path, run_pebuild) -> None:
 
 
 def test_usb_uefi_boot_gpt_esp(tmp_path: Path) -> None:
+    """GPT with an exFAT data partition after the ESP: OVMF still finds BOOTX64.EFI on the ESP."""
     require_tool("qemu-system-x86_64")
     bios_marker, uefi_marker = _markers()
     media = make_media(tmp_path, bios_marker=bios_marker, uefi_marker=uefi_marker)
     image = tmp_path / "gpt.img"
-    write_usb_image(UsbRequest(media, image, size=40 * MIB, table="gpt"))
+    write_usb_image(UsbRequest(media, image, size=80 * MIB, table="gpt", data_size=32 * MIB))
     result = smoke(SmokeRequest(image, firmware="uefi", expect=[uefi_marker]))
     assert result.ok, result.reason
+
+
+def test_usb_mbr_with_ntfs_data_partition_boots_bios_and_uefi(tmp_path: Path) -> None:
+    """The documented "BIOS and UEFI" layout with a second (NTFS) partition boots under both."""
+    require_tool("qemu-system-x86_64")
+    bios_marker, uefi_marker = _markers()
+    media = make_media(tmp_path, bios_marker=bios_marker, uefi_marker=uefi_marker)
+    image = tmp_path / "mbr-data.img"
+    write_usb_image(UsbRequest(media, image, table="mbr", data_size=32 * MIB, data_fs="ntfs"))
+    for firmware, marker in (("bios", f"{bios_marker} dl=80"), ("uefi", uefi_marker)):
+        result = smoke(SmokeRequest(image, firmware=firmware, expect=[marker]))
+        assert result.ok, f"{firmware}: {result.reason}"

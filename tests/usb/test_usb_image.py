@@ -51,7 +51,7 @@ def _mcopy_all(image: Path, offset: int, dest: Path) -> dict[str, bytes]:
     return {p.relative_to(dest).as_posix().casefold(): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("table", ["mbr", "gpt", "hybrid"])
+@pytest.mark.parametrize("table", ["mbr", "gpt"])
 def test_usb_tables_and_file_system(tmp_path: Path, table: str) -> None:
     media = make_media(tmp_path)
     image = tmp_path / f"{table}.img"
@@ -72,14 +72,6 @@ def test_usb_tables_and_file_system(tmp_path: Path, table: str) -> None:
         assert part["name"] == "WINPE"
         verify = subprocess.run(["sfdisk", "--verify", str(image)], capture_output=True, text=True)
         assert verify.returncode == 0 and "No errors detected" in verify.stdout, verify.stdout + verify.stderr
-    if table == "hybrid":  # the MBR carries a real, active FAT32 entry beside the 0xEE one
-        fdisk = subprocess.run(
-            [str(Path(require_tool("sfdisk")).with_name("fdisk")), "-l", "-t", "dos", str(image)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert "W95 FAT32 (LBA)" in fdisk and "GPT" in fdisk, fdisk
     fdisk_l = subprocess.run(["fdisk", "-l", str(image)], capture_output=True, text=True, check=True).stdout
     assert "EFI System" in fdisk_l or "W95 FAT32 (LBA)" in fdisk_l
     _fsck(_partition_file(image, part["start"], part["size"], tmp_path / "part.img"))
@@ -106,7 +98,7 @@ def test_usb_deterministic(tmp_path: Path, run_pebuild) -> None:
     env = {"SOURCE_DATE_EPOCH": str(STAMP)}
     for name in ("a.img", "b.img"):
         run_pebuild(
-            "usb", str(media), str(tmp_path / name), "--size", "40M", "--table", "hybrid", env=env, check=True
+            "usb", str(media), str(tmp_path / name), "--size", "40M", "--table", "gpt", env=env, check=True
         )
     assert (tmp_path / "a.img").read_bytes() == (tmp_path / "b.img").read_bytes()
     run_pebuild(
@@ -116,7 +108,7 @@ def test_usb_deterministic(tmp_path: Path, run_pebuild) -> None:
         "--size",
         "40M",
         "--table",
-        "hybrid",
+        "gpt",
         env={"SOURCE_DATE_EPOCH": str(STAMP + 1)},
         check=True,
     )
@@ -173,12 +165,18 @@ def test_usb_library_errors(tmp_path: Path) -> None:
         write_usb_image(UsbRequest(media, tmp_path / "x.img", arch="x86"))
     with pytest.raises(UsageError, match="partition table"):
         write_usb_image(UsbRequest(media, tmp_path / "x.img", table="apm"))
-    huge = media / "sources" / "install.wim"
+    with pytest.raises(UsageError, match="--table hybrid is not supported: Windows"):
+        write_usb_image(UsbRequest(media, tmp_path / "x.img", table="hybrid"))
+    huge = media / "sources" / "big.vhd"
     with open(huge, "wb") as fh:
         fh.truncate(5 << 30)  # sparse
-    with pytest.raises(UsageError, match="4 GiB"):
+    with pytest.raises(UsageError, match=r"sources/big\.vhd is 5\.00 GiB but FAT32 holds files below 4 GiB"):
+        write_usb_image(UsbRequest(media, tmp_path / "x.img"))
+    huge.rename(media / "sources" / "install.wim")  # a .wim is split: this one is no WIM at all
+    with pytest.raises(FormatError, match="not a WIM file"):
         write_usb_image(UsbRequest(media, tmp_path / "x.img"))
     assert not (tmp_path / "x.img").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch parts left
     assert parse_size("8G") == 8 << 30 and parse_size("512MiB") == 512 << 20 and parse_size("auto") == "auto"
     assert parse_size("1000000") == 1_000_000
 
@@ -193,6 +191,9 @@ def test_usb_library_errors(tmp_path: Path) -> None:
         ("bad-size", 2),
         ("no-dir", 8),
         ("big-file", 2),
+        ("big-boot-wim", 2),
+        ("hybrid", 2),
+        ("bad-data-size", 2),
         ("inside-media", 2),
     ],
 )
@@ -213,13 +214,26 @@ def test_usb_cli_bad_input(tmp_path: Path, run_pebuild, case: str, expected_code
     elif case == "no-dir":
         args[1] = str(tmp_path / "missing-dir" / "out.img")
     elif case == "big-file":
+        with open(media / "sources" / "data.vhdx", "wb") as fh:
+            fh.truncate(4 << 30)
+    elif case == "big-boot-wim":  # a split boot.wim would not boot: refused, not split
         with open(media / "sources" / "boot.wim", "r+b") as fh:
             fh.truncate((4 << 30) + 1)
+    elif case == "hybrid":
+        args += ["--table", "hybrid"]
+    elif case == "bad-data-size":
+        args += ["--data-size", "100K"]
     elif case == "inside-media":
         out = media / "out.img"
         args[1] = str(out)
     proc = run_pebuild("usb", *args)
     assert_one_line_error(proc, expected_code)
+    reason = {
+        "big-file": "sources/data.vhdx is 4.00 GiB but FAT32 holds files below 4 GiB",
+        "big-boot-wim": "split boot.wim",
+        "hybrid": "Windows' boot manager refuses under UEFI",
+    }.get(case)
+    assert reason is None or reason in proc.stderr, proc.stderr
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.img")]  # no temp file left
 

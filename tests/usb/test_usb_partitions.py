@@ -1,5 +1,10 @@
 """pebuild.usb.partitions checked against sfdisk on MBR, GPT and hybrid tables pebuild and sfdisk write.
 
+The MBR rules (mbr_rule_problems): what pebuild writes is a legacy MBR or a protective
+MBR exactly as UEFI 2.10 §5.2.3 says; a hybrid MBR (what Windows' boot library refuses
+under UEFI with 0xc00000bb), a short protective entry, an active one, overlaps and two
+active partitions are each named.
+
 Damaged tables (a bad boot indicator, partitions and arrays past the end, GPT headers
 and arrays whose CRC32 fails, with and without a good backup, random damage) must give
 FormatError or the backup's table, never a traceback or a hang.
@@ -23,7 +28,8 @@ from usb_support import make_media
 from _helpers import format_error_line, require_tool
 from pebuild.errors import FormatError
 from pebuild.usb import UsbRequest, write_usb_image
-from pebuild.usb.partitions import ESP_TYPE, DiskLayout, read_partitions
+from pebuild.usb._table import MbrEntry, mbr_sector
+from pebuild.usb.partitions import ESP_TYPE, DiskLayout, mbr_rule_problems, read_partitions
 
 MIB = 1 << 20
 
@@ -99,14 +105,83 @@ def _check_against_sfdisk(image: Path) -> DiskLayout:
     return ours
 
 
-@pytest.mark.parametrize("table", ["mbr", "gpt", "hybrid"])
-def test_tables_pebuild_writes(tmp_path: Path, table: str) -> None:
+BASIC_DATA = uuid.UUID("ebd0a0a2-b9e5-4433-87c0-68b6b72699c7")
+
+
+@pytest.mark.parametrize(("table", "data"), [("mbr", None), ("gpt", None), ("mbr", "exfat"), ("gpt", "ntfs")])
+def test_tables_pebuild_writes(tmp_path: Path, table: str, data: str | None) -> None:
     image = tmp_path / f"{table}.img"
-    write_usb_image(UsbRequest(make_media(tmp_path), image, size=40 * MIB, table=table, timestamp=0))
+    req = UsbRequest(make_media(tmp_path), image, size=80 * MIB, table=table, timestamp=0)
+    if data:
+        req = UsbRequest(
+            req.media_dir, image, size=80 * MIB, table=table, timestamp=0, data_size=8 * MIB, data_fs=data
+        )
+    write_usb_image(req)
     layout = _check_against_sfdisk(image)
     assert layout.has_boot_code
-    if table != "mbr":
-        assert layout.gpt is not None and [p.type_guid for _, p in layout.gpt] == [ESP_TYPE]
+    assert mbr_rule_problems(layout, image.stat().st_size // 512) == []
+    if table == "gpt":
+        want = [ESP_TYPE, BASIC_DATA] if data else [ESP_TYPE]
+        assert layout.gpt is not None and [p.type_guid for _, p in layout.gpt] == want
+        assert [e.type for e in layout.mbr] == [0xEE, 0, 0, 0]  # protective only: no hybrid entries
+    else:
+        assert [e.type for e in layout.mbr] == ([0x0C, 0x07, 0, 0] if data else [0x0C, 0, 0, 0])
+        assert [e.bootable for e in layout.mbr][:2] == [True, False]
+
+
+def _layout(entries: list[MbrEntry]) -> DiskLayout:
+    """Sector 0 with these entries, as the reader parses it (no GPT needed for the MBR rules)."""
+    sector = mbr_sector(b"", 0x1234, entries)
+    slots = [struct.unpack_from("<B3xB3xII", sector, 446 + 16 * i) for i in range(4)]
+    mbr = tuple(MbrEntry(status == 0x80, ptype, start, count) for status, ptype, start, count in slots)
+    return DiskLayout(sector[:440], 0x1234, mbr, None)
+
+
+TOTAL = 64 * MIB // 512
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        # the layout `--table hybrid` used to write: 0xEE over the GPT structures plus the FAT32 entry
+        (
+            [MbrEntry(False, 0xEE, 1, 2047), MbrEntry(True, 0x0C, 2048, 20480)],
+            "hybrid MBR: entries 2 (type 0x0c)",
+        ),
+        ([MbrEntry(False, 0xEE, 1, 2047)], "covers LBA 1 + 2047 sectors, not 1 + 131071"),
+        ([MbrEntry(True, 0xEE, 1, TOTAL - 1)], "protective entry 1 is marked active"),
+        ([MbrEntry(False, 0xEE, 2048, TOTAL - 2048)], "covers LBA 2048"),
+        ([MbrEntry(True, 0x0C, 2048, 4096), MbrEntry(True, 0x07, 8192, 4096)], "more than one active"),
+        ([MbrEntry(True, 0x0C, 2048, 8192), MbrEntry(False, 0x07, 8192, 4096)], "partitions 1 and 2 overlap"),
+        ([MbrEntry(True, 0x0C, 2048, TOTAL)], "lies outside the disk"),
+    ],
+)
+def test_mbr_rules_name_what_windows_and_uefi_refuse(entries: list[MbrEntry], problem: str) -> None:
+    problems = mbr_rule_problems(_layout(entries), TOTAL)
+    assert any(problem in p for p in problems), problems
+
+
+def test_mbr_rules_accept_protective_and_legacy_mbrs() -> None:
+    assert mbr_rule_problems(_layout([MbrEntry(False, 0xEE, 1, TOTAL - 1)]), TOTAL) == []
+    big = 1 << 33  # 4 TiB in sectors: the protective entry is capped at 0xFFFFFFFF
+    assert mbr_rule_problems(_layout([MbrEntry(False, 0xEE, 1, 0xFFFFFFFF)]), big) == []
+    legacy = [MbrEntry(True, 0x0C, 2048, 8192), MbrEntry(False, 0x07, 10240, 4096)]
+    assert mbr_rule_problems(_layout(legacy), TOTAL) == []
+
+
+def test_an_sfdisk_hybrid_mbr_breaks_the_rules(tmp_path: Path) -> None:
+    """gdisk/sfdisk-style hybrid (0xEE + an active ESP entry): read fine, and named as hybrid."""
+    image = _make_with_sfdisk(tmp_path / "h.img", "label: gpt\nstart=2048, size=20480, type=uefi\n")
+    _make_with_sfdisk(
+        image,
+        "label: dos\nstart=1, size=2047, type=ee\nstart=2048, size=20480, type=ef, bootable\n",
+        "--label-nested",
+        "dos",
+    )
+    with open(image, "rb") as fh:
+        layout = read_partitions(fh, path=image)
+    assert layout is not None
+    assert any(p.startswith("hybrid MBR") for p in mbr_rule_problems(layout, image.stat().st_size // 512))
 
 
 def test_an_mbr_sfdisk_writes(tmp_path: Path) -> None:

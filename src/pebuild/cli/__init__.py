@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "discard": "pebuild.cli.wim:discard",
     "unmount": "pebuild.cli.wim:unmount",
     "mounts": "pebuild.cli.wim:mounts",
+    # Split WIMs for FAT32 media (pebuild.cli.swm)
+    "split": "pebuild.cli.swm:split",
+    "join": "pebuild.cli.swm:join",
     # BCD, hive, SDI (pebuild.cli.bcd)
     "bcd": "pebuild.cli.bcd:bcd",
     "sdi": "pebuild.cli.bcd:sdi",

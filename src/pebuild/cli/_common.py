@@ -32,6 +32,38 @@ class ArchType(click.ParamType):
 ARCH = ArchType()
 
 
+class TableType(click.ParamType):
+    """--table / --usb-table: mbr or gpt; `hybrid` gets the one-line reason it was removed."""
+
+    name = "table"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from pebuild.errors import UsageError
+        from pebuild.usb import REMOVED_TABLES, TABLES
+
+        text = str(value).strip().lower()
+        if text in REMOVED_TABLES:
+            raise UsageError(REMOVED_TABLES[text])
+        if text not in TABLES:
+            raise UsageError(f"partition table must be one of {', '.join(TABLES)}, got {value!r}")
+        return text
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        return "[mbr|gpt]"
+
+
+TABLE = TableType()
+
+
+def parse_size_option(text: str | None, what: str) -> int | None:
+    """A K/M/G/T size option (binary units, pebuild.sizes) as bytes; None stays None."""
+    if text is None:
+        return None
+    from pebuild.sizes import parse_size
+
+    return parse_size(text, what=what)
+
+
 def emit_json(data: Any) -> None:
     """Print `data` as stable, sorted, indented JSON on stdout."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

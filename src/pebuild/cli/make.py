@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from pebuild.cli._common import ARCH, complete_recipe, emit_json, is_quiet, progress_display
+from pebuild.cli._common import (
+    ARCH,
+    TABLE,
+    complete_recipe,
+    emit_json,
+    is_quiet,
+    parse_size_option,
+    progress_display,
+)
 from pebuild.cli.outputs import output_flags, output_options
 
 MAKE_EPILOG = """\b
@@ -14,6 +22,7 @@ Examples:
   pebuild make amd64 --recipe capture --source sample -o capture.iso      a shipped recipe (pebuild recipes)
   pebuild make x86 --recipe rescue.toml --source /mnt/adk -o rescue.iso --manifest rescue.json
   pebuild make amd64 --recipe capture --source win11.iso --profile lab -o lab.iso --pxe tftp/winpe
+  pebuild make amd64 --recipe capture -o c.iso --usb c.img --usb-data-size 32G --usb-data-fs ntfs
   SOURCE_DATE_EPOCH=1700000000 pebuild make amd64 --recipe r.toml -o a.iso   # byte-identical rebuilds
 """
 
@@ -49,7 +58,19 @@ def _size(text: str) -> int | str:
 )
 @click.option("--usb", "usb_output", type=click.Path(path_type=Path), help="Also write a raw USB disk image.")
 @click.option("--usb-size", default="auto", show_default=True, help="USB image size: auto or e.g. 1G.")
-@click.option("--usb-table", type=click.Choice(["mbr", "gpt", "hybrid"]), default="mbr", show_default=True)
+@click.option(
+    "--usb-table", type=TABLE, default="mbr", show_default=True, help="mbr: BIOS + UEFI; gpt: UEFI only."
+)
+@click.option(
+    "--usb-split-size",
+    default="4000M",
+    show_default=True,
+    help="A .wim >= 4 GiB goes on the stick as .swm parts of this size.",
+)
+@click.option(
+    "--usb-data-size", default=None, help="Add an NTFS/exFAT data partition of this size (e.g. 16G)."
+)
+@click.option("--usb-data-fs", type=click.Choice(["exfat", "ntfs"]), default="exfat", show_default=True)
 @click.option("--keep", is_flag=True, help="Keep the build directory (also on failure) for inspection.")
 @click.option(
     "--boot-manager",
@@ -71,6 +92,9 @@ def make(
     usb_output: Path | None,
     usb_size: str,
     usb_table: str,
+    usb_split_size: str,
+    usb_data_size: str | None,
+    usb_data_fs: str,
     keep: bool,
     boot_manager: str | None,
     strict: bool,
@@ -100,6 +124,9 @@ def make(
         usb_output=usb_output,
         usb_size=_size(usb_size),
         usb_table=usb_table,
+        usb_split_size=parse_size_option(usb_split_size, "--usb-split-size") or 0,
+        usb_data_size=parse_size_option(usb_data_size, "--usb-data-size"),
+        usb_data_fs=usb_data_fs,
         boot_manager=boot_manager,
         strict=strict,
         outputs=output_options(force, no_wait),

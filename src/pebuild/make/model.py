@@ -23,7 +23,10 @@ class BuildRequest:
     pxe_dir: Path | None = None
     usb_output: Path | None = None
     usb_size: int | str = "auto"
-    usb_table: str = "mbr"
+    usb_table: str = "mbr"  # mbr (BIOS + UEFI) or gpt (UEFI only); docs/usb.md
+    usb_split_size: int = 4000 << 20  # .swm part size for a .wim of 4 GiB or more in the tree
+    usb_data_size: int | None = None  # NTFS/exFAT data partition after the boot one
+    usb_data_fs: str = "exfat"
     timestamp: int | None = None  # explicit build time (else SOURCE_DATE_EPOCH, else now)
     boot_manager: str | None = None  # overrides [media] boot_manager: auto | 2023 | 2011
     strict: bool = False  # build-check warnings are errors (make/checks.py)

@@ -1,8 +1,9 @@
-"""The USB disk image: one FAT32 partition holding the media tree, bootable by BIOS and UEFI.
+"""The USB disk image: a FAT32 partition holding the media tree, bootable by BIOS and UEFI.
 
 Layout: partition table at LBA 0 (MBR) or 0-33 (GPT, backup in the last 33
 sectors), the FAT32 partition from LBA 2048 (1 MiB, aligned for flash erase
-blocks). The volume is written by pebuild.fat straight into the output file:
+blocks), then the optional NTFS/exFAT data partition (pebuild.usb._data).
+A .wim of 4 GiB or more goes in as .swm parts (pebuild.usb._split). The volume is written by pebuild.fat straight into the output file:
 metadata first, then each file copied to its cluster offset, so memory use does
 not grow with the size of boot.wim.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,10 @@ from pebuild.outputs import Output, OutputOptions, Transaction, plan_outputs
 from pebuild.progress import Progress, ProgressEvent
 from pebuild.sizes import parse_size_or_auto
 from pebuild.usb._bootcode import MBR_CODE, VBR_FAT32
+from pebuild.usb._data import MBR_TYPE_DATA, check_data_request, write_data_partition
+from pebuild.usb._split import split_large_wims
 from pebuild.usb._table import (
+    BASIC_DATA_TYPE,
     ESP_TYPE,
     GPT_ARRAY_SECTORS,
     MBR_TYPE_FAT32_LBA,
@@ -41,8 +46,15 @@ from pebuild.usb._table import (
 MIB = 1 << 20
 PARTITION_START = 2048  # LBA: 1 MiB
 MIN_PARTITION = 36 * MIB  # FAT32 needs >= 65525 clusters: about 33.5 MiB with 512-byte clusters
-FAT32_MAX_FILE = (1 << 32) - 1
-TABLES = ("mbr", "gpt", "hybrid")
+TABLES = ("mbr", "gpt")
+#: layouts pebuild no longer writes, with the one-line reason `--table` gives (docs/usb.md, Layouts)
+REMOVED_TABLES = {
+    "hybrid": (
+        "--table hybrid is not supported: Windows' boot manager refuses under UEFI a disk whose MBR "
+        "lists partitions beside a GPT (BlInitializeLibrary 0xc00000bb; UEFI 2.10 §5.2.3 allows only the "
+        "0xEE entry); --table mbr boots both BIOS and UEFI"
+    )
+}
 #: UEFI removable-media boot file name per arch (UEFI spec §3.5.1.1)
 EFI_BOOT_NAMES = {arch: _efi_file_name(arch).upper() for arch in ARCHES}
 
@@ -65,6 +77,11 @@ class UsbRequest:
     timestamp: int | None = None
     boot_sector: Path | None = None
     headroom: int = 64 * MIB  # free space "auto" leaves for users' own files
+    split_size: int = 4000 * MIB  # .swm part size for a .wim of 4 GiB or more
+    recompress: bool = False  # export a solid (LZMS/ESD) .wim to LZX so it can be split
+    data_size: int | None = None  # bytes of the NTFS/exFAT data partition after the boot one
+    data_fs: str = "exfat"
+    data_label: str = "DATA"
     outputs: OutputOptions = field(default_factory=OutputOptions)  # --force, --no-wait (pebuild.outputs)
 
 
@@ -82,6 +99,8 @@ class UsbResult:
     bios_boot: bool
     boot_sector: str  # "pebuild" (our VBR) or the kit file used
     notes: list[str] = field(default_factory=list)
+    split: list[str] = field(default_factory=list)  # the .swm parts written for big .wim files
+    data_partition: dict[str, object] | None = None  # offset, size, fs, label
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -98,6 +117,8 @@ class UsbResult:
             "bios_boot": self.bios_boot,
             "boot_sector": self.boot_sector,
             "notes": self.notes,
+            "split": self.split,
+            "data_partition": self.data_partition,
         }
 
 
@@ -160,13 +181,6 @@ def _check_inputs(req: UsbRequest, files: dict[str, FatFile]) -> tuple[str, bool
             f"no UEFI boot file efi/boot/{efi_boot_name.lower()} for {req.arch} in the media tree",
             path=req.media_dir,
         )
-    for rel, value in files.items():
-        size = value.size or 0
-        if size > FAT32_MAX_FILE:
-            raise UsageError(
-                f"{rel} is {size / (1 << 30):.2f} GiB but FAT32 holds files below 4 GiB: "
-                "split the WIM into .swm parts (wimlib-imagex split) or use the ISO output"
-            )
     has_bootmgr = any(rel.casefold() == "bootmgr" for rel in files)
     return efi_path, has_bootmgr and req.arch in BIOS_ARCHES
 
@@ -195,9 +209,9 @@ def _boot_sector(req: UsbRequest) -> tuple[bytes, str]:
     return data, str(req.boot_sector)
 
 
-def _overhead(table: str) -> int:
-    """Bytes outside the partition: 1 MiB before it, and 1 MiB after it for the GPT backup."""
-    return MIB + (MIB if table in ("gpt", "hybrid") else 0)
+def _overhead(table: str, data_size: int | None = None) -> int:
+    """Bytes outside the boot partition: 1 MiB before it, the data partition, 1 MiB for the GPT backup."""
+    return MIB + (data_size or 0) + (MIB if table == "gpt" else 0)
 
 
 def _plan(files: dict[str, FatFile], req: UsbRequest, stamp: int, boot_code: bytes) -> tuple[FatPlan, int]:
@@ -221,11 +235,11 @@ def _plan(files: dict[str, FatFile], req: UsbRequest, stamp: int, boot_code: byt
     if req.size != "auto":
         assert isinstance(req.size, int)
         total = req.size // MIB * MIB
-        partition = total - _overhead(req.table)
+        partition = total - _overhead(req.table, req.data_size)
         if partition < MIN_PARTITION:
             raise UsageError(
                 f"image size {req.size} is too small: FAT32 needs at least "
-                f"{(MIN_PARTITION + _overhead(req.table)) // MIB} MiB (or use --size auto)"
+                f"{(MIN_PARTITION + _overhead(req.table, req.data_size)) // MIB} MiB (or use --size auto)"
             )
         try:
             return plan_fat(files, options(partition)), total
@@ -237,9 +251,82 @@ def _plan(files: dict[str, FatFile], req: UsbRequest, stamp: int, boot_code: byt
     partition = max(MIN_PARTITION, (content + content // 256 + req.headroom + MIB - 1) // MIB * MIB)
     while True:
         try:
-            return plan_fat(files, options(partition)), partition + _overhead(req.table)
+            return plan_fat(files, options(partition)), partition + _overhead(req.table, req.data_size)
         except VolumeFullError:
             partition = (partition + partition // 4 + MIB - 1) // MIB * MIB
+
+
+def _write(
+    req: UsbRequest,
+    files: dict[str, FatFile],
+    stamp: int,
+    boot_code: bytes,
+    into: Path,
+    scratch: Path,
+    progress: Progress | None,
+) -> tuple[FatPlan, int, dict[str, object] | None]:
+    """Plan the volume and write tables, FAT32 volume and data partition to `into`."""
+    plan, total = _plan(files, req, stamp, boot_code)
+    total_sectors = total // SECTOR
+    part_sectors = plan.size // SECTOR
+    seed = (req.label, total, req.table, stamp)
+    signature = int.from_bytes(stable_guid("pebuild-usb-mbr", *seed).bytes[:4], "little")
+    data_start = -(-(PARTITION_START + part_sectors) // PARTITION_START) * PARTITION_START
+    data_sectors = (req.data_size or 0) // SECTOR
+    entries = [MbrEntry(True, MBR_TYPE_FAT32_LBA, PARTITION_START, part_sectors)]
+    if data_sectors:
+        entries.append(MbrEntry(False, MBR_TYPE_DATA, data_start, data_sectors))
+    if req.table == "gpt":
+        entries = [MbrEntry(False, MBR_TYPE_PROTECTIVE, 1, total_sectors - 1)]  # UEFI 2.10 §5.2.3
+    with atomic_output(into) as fh:
+        fh.truncate(total)
+        fh.write(mbr_sector(MBR_CODE, signature, entries))
+        if req.table == "gpt":
+            parts = [
+                GptPartition(
+                    ESP_TYPE,
+                    stable_guid("pebuild-usb-partition", *seed),
+                    PARTITION_START,
+                    PARTITION_START + part_sectors - 1,
+                    req.label,
+                )
+            ]
+            if data_sectors:
+                parts.append(
+                    GptPartition(
+                        BASIC_DATA_TYPE,
+                        stable_guid("pebuild-usb-data", *seed),
+                        data_start,
+                        data_start + data_sectors - 1,
+                        req.data_label,
+                    )
+                )
+            primary, backup = gpt_structures(stable_guid("pebuild-usb-disk", *seed), total_sectors, parts)
+            fh.seek(SECTOR)
+            fh.write(primary)
+            fh.seek((total_sectors - 1 - GPT_ARRAY_SECTORS) * SECTOR)
+            fh.write(backup)
+
+        def relay(event: ProgressEvent) -> None:
+            if progress is not None:
+                progress(ProgressEvent("usb", event.done, event.total, event.message))
+
+        plan.write(fh, PARTITION_START * SECTOR, relay)
+        data = None
+        if data_sectors:
+            fh.flush()
+            serial = int.from_bytes(stable_guid("pebuild-usb-data-serial", *seed).bytes[:8], "little")
+            offset = data_start * SECTOR
+            write_data_partition(
+                fh.fileno(), offset, data_sectors * SECTOR, req.data_fs, req.data_label, serial, scratch
+            )
+            data = {
+                "offset": offset,
+                "size": data_sectors * SECTOR,
+                "fs": req.data_fs,
+                "label": req.data_label,
+            }
+    return plan, total, data
 
 
 def write_usb_image(
@@ -250,6 +337,8 @@ def write_usb_image(
     The path is checked and locked first (pebuild.outputs). `into`: write the
     image there instead and leave publishing to the caller (`pebuild make`).
     """
+    if req.table in REMOVED_TABLES:
+        raise UsageError(REMOVED_TABLES[req.table])
     if req.table not in TABLES:
         raise UsageError(f"partition table must be one of {', '.join(TABLES)}, got {req.table!r}")
     if req.arch not in EFI_BOOT_NAMES:
@@ -265,52 +354,23 @@ def write_usb_image(
             result = write_usb_image(req, progress, into=tx.path("usb"))
             tx.publish()
         return result
+    check_data_request(req.data_size, req.data_fs)
     files = collect_media(req.media_dir, EFI_BOOT_NAMES[req.arch])
     efi_path, bios_ok = _check_inputs(req, files)
     boot_code, boot_sector_name = _boot_sector(req)
     stamp = build_time(req.timestamp)
-    plan, total = _plan(files, req, stamp, boot_code)
-    total_sectors = total // SECTOR
-    part_sectors = plan.size // SECTOR
-    seed = (req.label, total, req.table, stamp)
-    signature = int.from_bytes(stable_guid("pebuild-usb-mbr", *seed).bytes[:4], "little")
-    fat_entry = MbrEntry(True, MBR_TYPE_FAT32_LBA, PARTITION_START, part_sectors)
-    if req.table == "mbr":
-        entries = [fat_entry]
-    else:
-        protective_end = total_sectors - 1 if req.table == "gpt" else PARTITION_START - 1
-        entries = [MbrEntry(False, MBR_TYPE_PROTECTIVE, 1, protective_end)]
-        if req.table == "hybrid":
-            entries.append(fat_entry)
-    with atomic_output(into) as fh:
-        fh.truncate(total)
-        fh.write(mbr_sector(MBR_CODE, signature, entries))
-        if req.table != "mbr":
-            part = GptPartition(
-                ESP_TYPE,
-                stable_guid("pebuild-usb-partition", *seed),
-                PARTITION_START,
-                PARTITION_START + part_sectors - 1,
-                req.label,
-            )
-            primary, backup = gpt_structures(stable_guid("pebuild-usb-disk", *seed), total_sectors, [part])
-            fh.seek(SECTOR)
-            fh.write(primary)
-            fh.seek((total_sectors - 1 - GPT_ARRAY_SECTORS) * SECTOR)
-            fh.write(backup)
-
-        def relay(event: ProgressEvent) -> None:
-            if progress is not None:
-                progress(ProgressEvent("usb", event.done, event.total, event.message))
-
-        plan.write(fh, PARTITION_START * SECTOR, relay)
-    notes = []
+    with tempfile.TemporaryDirectory(prefix=".pebuild-usb-", dir=into.parent) as scratch:
+        files, split_notes = split_large_wims(
+            files, Path(scratch), req.split_size, recompress=req.recompress, progress=progress
+        )
+        plan, total, data = _write(req, files, stamp, boot_code, into, Path(scratch), progress)
+    notes = list(split_notes)
     if not bios_ok:
         notes.append(
             "BIOS boot: no bootmgr in the media root (or a non-PC arch); the image boots by UEFI only"
         )
     if req.table == "gpt":
-        notes.append("GPT without an MBR partition: BIOS firmware cannot boot it; use --table mbr or hybrid")
+        notes.append("GPT without an MBR partition: BIOS firmware cannot boot it; use --table mbr")
     return UsbResult(
         path=req.output,
         size=total,
@@ -324,4 +384,6 @@ def write_usb_image(
         bios_boot=bios_ok and req.table != "gpt",
         boot_sector=boot_sector_name,
         notes=notes,
+        split=sorted(rel for rel in files if rel.casefold().endswith(".swm")),
+        data_partition=data,
     )

@@ -1,4 +1,4 @@
-"""Partition tables: MBR (with our chainloader), GPT (primary + backup), hybrid GPT + MBR.
+"""Partition tables: MBR (with our chainloader), GPT (primary + backup) behind a protective MBR.
 
 Sources: UEFI Specification 2.10 §5.2 (legacy MBR, protective MBR: one 0xEE entry
 from LBA 1) and §5.3 (GPT header, 128-byte entries, CRC32 over the header with its
@@ -19,6 +19,8 @@ GPT_ARRAY_SECTORS = GPT_ENTRIES * GPT_ENTRY_SIZE // SECTOR  # 32
 
 #: EFI System Partition: firmware looks here for \EFI\BOOT\BOOT<arch>.EFI
 ESP_TYPE = uuid.UUID("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+#: Microsoft Basic Data: NTFS, exFAT and FAT data volumes (the data partition)
+BASIC_DATA_TYPE = uuid.UUID("ebd0a0a2-b9e5-4433-87c0-68b6b72699c7")
 MBR_TYPE_FAT32_LBA = 0x0C
 MBR_TYPE_PROTECTIVE = 0xEE
 

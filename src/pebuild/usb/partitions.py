@@ -16,6 +16,7 @@ writes or smoke boots.
 
 from __future__ import annotations
 
+import itertools
 import struct
 import uuid
 import zlib
@@ -35,6 +36,7 @@ __all__ = [
     "DiskLayout",
     "GptPartition",
     "MbrEntry",
+    "mbr_rule_problems",
     "read_partitions",
 ]
 
@@ -153,3 +155,42 @@ def _gpt_at(
         )
         used.append((i + 1, part))
     return uuid.UUID(bytes_le=guid), tuple(used)
+
+
+def mbr_rule_problems(layout: DiskLayout, total_sectors: int) -> list[str]:
+    """What is wrong with sector 0 by the rules firmware and Windows apply; empty when it is fine.
+
+    With a 0xEE entry the MBR must be a protective MBR (UEFI 2.10 §5.2.3): that one
+    entry, not bootable, from LBA 1 over min(disk - 1, 0xFFFFFFFF) sectors, the other
+    three all zero. Windows' boot library stops with 0xc00000bb on a "hybrid" MBR that
+    lists real partitions beside it. Without one (a legacy MBR, §5.2.1): partitions
+    inside the disk, not overlapping, at most one active.
+    """
+    problems: list[str] = []
+    used = [(i + 1, e) for i, e in enumerate(layout.mbr) if e.type]
+    protective = [n for n, e in used if e.type == MBR_TYPE_PROTECTIVE]
+    if protective:
+        if len(used) > 1:
+            others = ", ".join(f"{n} (type {e.type:#04x})" for n, e in used if e.type != MBR_TYPE_PROTECTIVE)
+            problems.append(f"hybrid MBR: entries {others} beside the protective 0xEE entry")
+        for n, e in used:
+            if e.type != MBR_TYPE_PROTECTIVE:
+                continue
+            want = min(total_sectors - 1, 0xFFFFFFFF)
+            if e.start_lba != 1 or e.sectors != want:
+                problems.append(
+                    f"protective entry {n} covers LBA {e.start_lba} + {e.sectors} sectors, not 1 + {want}"
+                )
+            if e.bootable:
+                problems.append(f"protective entry {n} is marked active")
+        return problems
+    if sum(e.bootable for _, e in used) > 1:
+        problems.append("more than one active MBR partition")
+    spans = sorted((e.start_lba, e.start_lba + e.sectors, n) for n, e in used)
+    for start, end, n in spans:
+        if start < 1 or end > total_sectors:
+            problems.append(f"MBR partition {n} (LBA {start}..{end - 1}) lies outside the disk")
+    for (_, end, n), (start, _, m) in itertools.pairwise(spans):
+        if start < end:
+            problems.append(f"MBR partitions {n} and {m} overlap")
+    return problems

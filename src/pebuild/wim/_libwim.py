@@ -56,6 +56,8 @@ WIMLIB_COMPRESSION_TYPE_LZX = 2
 WIMLIB_COMPRESSION_TYPE_LZMS = 3
 
 WIMLIB_GUID_LEN = 16
+#: wim_info.wim_version of a WIM with solid resources (LZMS "ESD" style), wimlib's WIM_VERSION_SOLID
+WIM_VERSION_SOLID = 0xE00
 WIMLIB_NO_IMAGE = 0
 WIMLIB_ALL_IMAGES = -1
 
@@ -521,6 +523,8 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "wimlib_write": (c_int, [WIMStruct_p, c_char_p, c_int, c_int, c_uint]),
     "wimlib_overwrite": (c_int, [WIMStruct_p, c_int, c_uint]),
     "wimlib_verify_wim": (c_int, [WIMStruct_p, c_int]),
+    "wimlib_split": (c_int, [WIMStruct_p, c_char_p, c_uint64, c_int]),
+    "wimlib_join": (c_int, [POINTER(c_char_p), c_uint, c_char_p, c_int, c_int]),
     "wimlib_set_output_compression_type": (c_int, [WIMStruct_p, c_int]),
     "wimlib_iterate_dir_tree": (
         c_int,
