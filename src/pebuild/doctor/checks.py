@@ -55,8 +55,18 @@ CHECKS: tuple[Check, ...] = (
         "program",
         "mkntfs",
         "ntfs-3g",
-        ("sdi", "sample-source", "make"),
-        "boot.sdi's NTFS volume (make: only for sources without a boot.sdi, e.g. --source sample)",
+        ("sdi", "sample-source", "make", "usb"),
+        "boot.sdi's NTFS volume (make: only for sources without a boot.sdi, e.g. --source sample); "
+        "usb --data-fs ntfs",
+        sbin=True,
+    ),
+    Check(
+        "mkfs.exfat",
+        "program",
+        "mkfs.exfat",
+        "exfatprogs",
+        ("usb", "make"),
+        "usb --data-size with --data-fs exfat (the default), make --usb-data-size",
         sbin=True,
     ),
     Check(
