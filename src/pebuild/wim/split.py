@@ -96,7 +96,9 @@ def _split(wim: Wim, target: Path, part_size: int, progress: Progress | None) ->
         wim.handle,
         L.encode(target),
         part_size,
-        L.WIMLIB_WRITE_FLAG_RETAIN_GUID,  # the source's GUID, not a random one: reproducible parts
+        # the source's GUID, not a random one: reproducible parts; never pipable (wimlib's own
+        # format, which a pipable source would pass on): Setup and DISM read only standard parts
+        L.WIMLIB_WRITE_FLAG_RETAIN_GUID | L.WIMLIB_WRITE_FLAG_NOT_PIPABLE,
         progress=progress,
         default=OutputError,
     )
