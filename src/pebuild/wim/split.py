@@ -51,7 +51,7 @@ def _check_splittable(wim: Wim, path: Path, recompress: bool) -> bool:
     if solid and not recompress:
         raise UsageError(
             "a solid (LZMS/ESD) WIM cannot be split by wimlib: export it to LZX first "
-            "(--recompress does that, or `pebuild export SRC.esd all OUT.wim --compress lzx`)",
+            "(--recompress does that, or `pebuild export SRC.esd INDEX OUT.wim --compress lzx` per image)",
             path=path,
         )
     return solid
