@@ -70,13 +70,13 @@ smoke: setup
 	$(PEBUILD) iso "$(DEMO_DIR)/kit/Windows Preinstallation Environment/amd64/Media" $(DEMO_DIR)/sample.iso \
 	  --bios "$(DEMO_DIR)/kit/Deployment Tools/amd64/Oscdimg/etfsboot.com" \
 	  --uefi "$(DEMO_DIR)/kit/Deployment Tools/amd64/Oscdimg/efisys.bin"
-	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com' --screenshot $(DEMO_DIR)/smoke-bios.png
+	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware bios --expect 'PEBUILD-SAMPLE bootmgr bcd=' --screenshot $(DEMO_DIR)/smoke-bios.png
 	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi' --screenshot $(DEMO_DIR)/smoke-uefi.png
 
 demo: setup
 	@mkdir -p $(DEMO_DIR)
 	$(PEBUILD) make amd64 --recipe capture --source sample -o $(DEMO_DIR)/winpe.iso --manifest $(DEMO_DIR)/manifest.json
-	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com'
+	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE bootmgr bcd='
 	$(PEBUILD) smoke $(DEMO_DIR)/winpe.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi'
 
 dist: setup

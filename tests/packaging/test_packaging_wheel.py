@@ -289,7 +289,7 @@ def test_main_job_and_smoke_boot_from_the_wheel(installed: Installed, tmp_path: 
         "--firmware",
         "bios",
         "--expect",
-        "PEBUILD-SAMPLE etfsboot.com",
+        "PEBUILD-SAMPLE bootmgr bcd=",
         "--json",
         timeout=300,
     )

@@ -3,16 +3,28 @@ MakeWinPEMedia would, under SeaBIOS and OVMF. Each run asserts the exact program
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from _helpers import require_tool
+from bios_chain import check_iso_line
 from pebuild.errors import ToolError
 from pebuild.qemu import SmokeRequest, find_ovmf, smoke
 from pebuild.sample import build_sample_source
 
 pytestmark = pytest.mark.smoke
+
+
+def _copype(kit: Path, arch: str, dest: Path) -> Path:
+    """What copype does: the kit's Media folder plus its winpe.wim as sources/boot.wim."""
+    wpe = kit / "Windows Preinstallation Environment" / arch
+    shutil.copytree(wpe / "Media", dest)
+    (dest / "sources").mkdir()
+    shutil.copyfile(wpe / "en-us" / "winpe.wim", dest / "sources" / "boot.wim")
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +34,7 @@ def kit_isos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("kitboot")
     kit = build_sample_source(root / "kit", "amd64")
-    media = kit / "Windows Preinstallation Environment" / "amd64" / "Media"
+    media = _copype(kit, "amd64", root / "media")
     oscdimg = kit / "Deployment Tools" / "amd64" / "Oscdimg"
     isos = {}
     for name, efisys in (("prompt", "efisys.bin"), ("noprompt", "efisys_noprompt.bin")):
@@ -34,7 +46,7 @@ def kit_isos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     isos["x86"] = root / "x86.iso"
     write_iso(
         IsoRequest(
-            kit32 / "Windows Preinstallation Environment" / "x86" / "Media",
+            _copype(kit32, "x86", root / "media32"),
             isos["x86"],
             bios_boot=kit32 / "Deployment Tools" / "x86" / "Oscdimg" / "etfsboot.com",
             uefi_boot=kit32 / "Deployment Tools" / "x86" / "Oscdimg" / "efisys.bin",
@@ -43,9 +55,16 @@ def kit_isos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return isos
 
 
-def test_kit_iso_bios_runs_etfsboot(kit_isos: dict[str, Path]) -> None:
-    result = smoke(SmokeRequest(kit_isos["prompt"], "bios", expect=[r"PEBUILD-SAMPLE etfsboot\.com dl=E0"]))
+def test_kit_iso_bios_runs_etfsboot_then_bootmgr(kit_isos: dict[str, Path], tmp_path: Path) -> None:
+    """etfsboot.com loads \\bootmgr from the disc, bootmgr reads the BCD, boot.sdi and boot.wim."""
+    log = tmp_path / "serial.log"
+    result = smoke(
+        SmokeRequest(kit_isos["prompt"], "bios", expect=[r"PEBUILD-SAMPLE bootmgr bcd="], serial_log=log)
+    )
     assert result.ok, result.reason
+    serial = log.read_text("latin-1")
+    assert re.search(r"etfsboot\.com: \\BOOTMGR lba=\d+ size=8192 dl=E0", serial), serial
+    check_iso_line(serial, kit_isos["prompt"].parent / "media")  # the facts are the media's own files
 
 
 @pytest.mark.slow

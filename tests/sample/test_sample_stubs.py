@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pefile
@@ -12,7 +14,15 @@ import pytest
 
 from _helpers import require_tool
 from pebuild.errors import UsageError
-from pebuild.sample.stubs import _code, bios_program, efi_program, pe_standin
+from pebuild.sample.stubs import (
+    BOOTMGR_MAX,
+    _code,
+    bios_program,
+    bootmgr_program,
+    efi_program,
+    etfsboot_program,
+    pe_standin,
+)
 
 STUB_DIR = Path(_code.__file__).parent
 MACHINES = {"x86": 0x14C, "amd64": 0x8664, "arm64": 0xAA64, "ia64": 0x200}
@@ -82,11 +92,41 @@ def test_bios_program_layout() -> None:
     assert data[0] == 0xFA  # cli: code starts at the load address
 
 
+def test_etfsboot_program_is_the_code_padded_to_an_el_torito_load() -> None:
+    data = etfsboot_program()
+    assert len(data) == 4096  # boot catalog sector count 8, like oscdimg's for Microsoft's file
+    assert data.startswith(_code.ETFSBOOT_CODE) and data[len(_code.ETFSBOOT_CODE) :] == bytes(
+        4096 - len(_code.ETFSBOOT_CODE)
+    )
+    assert len(_code.ETFSBOOT_CODE) <= 2048  # also runs from a 4-sector (one CD sector) load
+    assert b"PEBUILD-SAMPLE" not in data
+
+
+def test_bootmgr_program_carries_its_length_and_adler32() -> None:
+    """What bootmgr.asm checks before it does anything: zlib is the independent Adler-32."""
+    marker = _unique("bootmgr")
+    data = bootmgr_program(marker, size=100_000)
+    assert len(data) == 100_000
+    assert data[:2] == b"\xeb\x08"  # jmp short over the header
+    length, adler = struct.unpack_from("<II", data, 2)
+    assert length == len(data)
+    assert adler == zlib.adler32(data[10:])
+    assert marker.encode() not in data
+    # the padding is not zeros: a load that stops early (zeroed memory) changes the sum
+    tail = data[len(_code.BOOTMGR_CODE) + 2 + len(marker) :]
+    assert tail.count(0) < len(tail) // 64
+    assert zlib.adler32(data[10:50_000] + bytes(50_000)) != adler
+
+
 def test_bad_markers_and_args_are_usage_errors() -> None:
     for call in (
         lambda: bios_program(""),
         lambda: bios_program("x" * 400),
         lambda: bios_program("ok", size=100),
+        lambda: bootmgr_program("ok", size=1000),
+        lambda: bootmgr_program("ok", size=BOOTMGR_MAX + 1),
+        lambda: bootmgr_program("x" * 201),
+        lambda: etfsboot_program(size=512),
         lambda: efi_program("é"),
         lambda: efi_program("ok", "mips"),
         lambda: pe_standin("a.exe", "amd64", "gui?"),
@@ -95,14 +135,16 @@ def test_bad_markers_and_args_are_usage_errors() -> None:
             call()
 
 
-@pytest.mark.parametrize("source", ["bios.asm", "bootmgr.asm", "efi_x64.asm", "efi_ia32.asm"])
+@pytest.mark.parametrize("source", ["bios.asm", "etfsboot.asm", "bootmgr.asm", "efi_x64.asm", "efi_ia32.asm"])
 def test_checked_in_bytes_match_the_assembly_source(source: str, tmp_path: Path) -> None:
     nasm = require_tool("nasm")
     out = tmp_path / "out.bin"
-    subprocess.run([nasm, "-f", "bin", "-o", str(out), str(STUB_DIR / source)], check=True)
+    cmd = [nasm, "-f", "bin", "-I", f"{STUB_DIR}/", "-o", str(out), str(STUB_DIR / source)]
+    subprocess.run(cmd, check=True)
     expected = {
         "bios.asm": _code.BIOS_CODE,
-        "bootmgr.asm": _code.BOOTMGR_HEAD,
+        "etfsboot.asm": _code.ETFSBOOT_CODE,
+        "bootmgr.asm": _code.BOOTMGR_CODE,
         "efi_x64.asm": _code.EFI_X64_CODE,
         "efi_ia32.asm": _code.EFI_IA32_CODE,
     }[source]

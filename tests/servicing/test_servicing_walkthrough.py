@@ -63,7 +63,9 @@ def test_mount_add_driver_commit_rebuild_and_smoke(run_pebuild, tmp_path: Path, 
     result = json.loads(proc.stdout)
     assert proc.returncode == 0 and result["ok"], result["reason"]
     assert (result["arch"], result["firmware"]) == ("amd64", "bios")
-    assert result["matched"] == {next(iter(result["matched"])): "PEBUILD-SAMPLE etfsboot.com dl=E0"}
+    (line,) = result["matched"].values()  # etfsboot.com loaded bootmgr, which read the BCD and ramdisk
+    assert line.startswith("PEBUILD-SAMPLE bootmgr bcd=\\Boot\\BCD sha256="), line
+    assert line.endswith(f"wim=\\sources\\boot.wim:{boot_wim.stat().st_size}"), line
     xorriso = require_tool("xorriso")
     out = tmp_path / "from-iso.wim"
     subprocess.run(

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from pebuild.fat import efisys_image
-from pebuild.sample.stubs import bios_program, efi_program, pe_standin
+from pebuild.sample.stubs import bios_program, bootmgr_program, efi_program, etfsboot_program, pe_standin
 from pebuild.wim import capture
 
 EFI = {"x86": "ia32", "amd64": "x64", "arm64": "aa64", "ia64": "ia64"}
@@ -19,7 +19,16 @@ T0 = 1_700_000_000
 
 
 def bios(name: str) -> bytes:
-    """A BIOS stand-in printing `PEBUILD-SAMPLE <name>` (the sample's marker convention)."""
+    """The sample's BIOS stand-in for `name`, printing `PEBUILD-SAMPLE <name>` (its marker convention).
+
+    etfsboot.com and bootmgr are the chaining ones (issue 20): etfsboot.com loads \\bootmgr from
+    the disc and prints no marker; bootmgr checks it was loaded whole and reads the BCD, boot.sdi
+    and boot.wim on a CD, so a media built from these kits boots only when it is complete.
+    """
+    if name == "etfsboot.com":
+        return etfsboot_program()
+    if name == "bootmgr":
+        return bootmgr_program(f"PEBUILD-SAMPLE {name}")
     return bios_program(f"PEBUILD-SAMPLE {name}")
 
 

@@ -15,12 +15,13 @@ def make_media(
     uefi_marker: str = "PEBUILD-SAMPLE bootx64.efi",
     wim_size: int = 300_000,
     arch: str = "amd64",
+    bootmgr_size: int = 8192,
 ) -> Path:
     rng = random.Random(9)
     media = root / "media"
     for d in ("efi/boot", "efi/microsoft/boot/fonts", "sources", "Boot/Fonts", "Boot/en-us", "empty"):
         (media / d).mkdir(parents=True, exist_ok=True)
-    (media / "bootmgr").write_bytes(bootmgr_program(bios_marker))
+    (media / "bootmgr").write_bytes(bootmgr_program(bios_marker, size=bootmgr_size))
     efi_name = {"amd64": "bootx64.efi", "x86": "bootia32.efi"}.get(arch, "bootx64.efi")
     (media / "efi/boot" / efi_name).write_bytes(efi_program(uefi_marker, arch=arch))
     (media / "bootmgr.efi").write_bytes(rng.randbytes(7000))

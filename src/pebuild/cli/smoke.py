@@ -16,7 +16,7 @@ Examples:
   pebuild smoke winpe.iso                        arch + firmware read from the media
   pebuild smoke winpe-arm64.iso                  qemu-system-aarch64 -machine virt + AAVMF
   pebuild smoke winpe.iso --firmware uefi
-  pebuild smoke winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE etfsboot.com' --screenshot bios.png
+  pebuild smoke winpe.iso --firmware bios --expect 'PEBUILD-SAMPLE bootmgr bcd=' --screenshot bios.png
   pebuild smoke build/pxe --pxe --firmware uefi --json        dnsmasq from build/pxe/conf, in a netns
   pebuild smoke build/pxe --pxe --dhcp proxy --firmware bios   beside a second dnsmasq leasing addresses
   pebuild smoke usb.img --firmware uefi --timeout 300 --serial-log usb-serial.log

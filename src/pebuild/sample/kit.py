@@ -30,7 +30,14 @@ from pebuild.errors import OutputError, UsageError
 from pebuild.outputs import TREE, Output, OutputOptions, Transaction, plan_outputs
 from pebuild.sample.bootsets import put_ex_set, sample_boot_sets
 from pebuild.sample.hives import sample_hives
-from pebuild.sample.stubs import ARCHES, bios_program, bootmgr_program, efi_program, pe_standin
+from pebuild.sample.stubs import (
+    ARCHES,
+    bios_program,
+    bootmgr_program,
+    efi_program,
+    etfsboot_program,
+    pe_standin,
+)
 from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, pxeboot_program
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
@@ -112,7 +119,7 @@ def boot_files(arch: str, timestamp: int = SAMPLE_EPOCH) -> dict[str, bytes]:
         "efisys_noprompt.bin": _efisys(arch, True, timestamp),
     }
     if arch in BIOS_ARCHES:
-        files["etfsboot.com"] = bios_program(marker("etfsboot.com"), size=4096)
+        files["etfsboot.com"] = etfsboot_program()  # loads \\bootmgr from the disc (issue 20)
         files["bootmgr"] = bootmgr_program(marker("bootmgr"), size=8192)
         files["bootfix.bin"] = bios_program(marker("bootfix.bin"), size=1024)
         files["winload.exe"] = pe_standin("winload.exe", arch, "boot_application")

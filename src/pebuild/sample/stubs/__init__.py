@@ -3,8 +3,12 @@
 * `bios_program`: 16-bit real-mode code valid at 0000:7C00 (El Torito
   no-emulation image, PXE NBP loaded by iPXE, or a boot sector). Prints its
   marker on COM1 and the screen, then powers the machine off (bios.asm).
+* `etfsboot_program`: the El Torito no-emulation image. Loads `BOOTMGR` from
+  the ISO 9660 root to 2000:0000 and jumps there (etfsboot.asm).
 * `bootmgr_program`: the BIOS `bootmgr`, valid at 2000:0000 where NT6 boot
-  sectors load it (bootmgr.asm relocates a `bios_program` to 0000:7C00).
+  code loads it. Checks it was loaded whole (length + Adler-32), then on a CD
+  reads \\Boot\\BCD and the ramdisk's boot.sdi and boot.wim and prints what it
+  found (bootmgr.asm; the chain is described in docs/sample.md).
 * `efi_program`: an EFI application (subsystem 10). The x64, IA32 and AArch64
   ones really run: they print the marker through ConOut, which OVMF/AAVMF copy
   to the serial port, then call ResetSystem(EfiResetShutdown) (efi_x64.asm,
@@ -17,16 +21,19 @@ the image, so only a program that really ran can print it.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+import zlib
 
 from pebuild.errors import UsageError
 from pebuild.sample.stubs._code import (
     BIOS_CODE,
-    BOOTMGR_HEAD,
+    BOOTMGR_CODE,
     EFI_ARM64_CODE,
     EFI_IA32_CODE,
     EFI_IA64_CODE,
     EFI_X64_CODE,
+    ETFSBOOT_CODE,
     WIN_X86_CODE,
 )
 from pebuild.sample.stubs._pe import IMAGE_FILE_MACHINE, IMAGE_SUBSYSTEM, PeImage, build_pe
@@ -37,6 +44,7 @@ __all__ = [
     "bios_program",
     "bootmgr_program",
     "efi_program",
+    "etfsboot_program",
     "obfuscate",
     "pe_standin",
 ]
@@ -45,6 +53,12 @@ ARCHES = ("x86", "amd64", "arm64", "ia64")
 MARKER_KEY = 0x5A
 #: the BIOS record must end before the 0x55AA signature at offset 510 (a 1-sector load still works)
 BIOS_MARKER_MAX = 510 - len(BIOS_CODE) - 2
+#: bootmgr.asm's line buffer holds the marker and about 450 characters of facts
+BOOTMGR_MARKER_MAX = 200
+#: bootmgr.asm's work area starts here: its code and marker record must end before it
+_BOOTMGR_WORK = 0x1800
+#: bootmgr.asm checks what its loader may load below the EBDA: 2000:0000 to 9F00:0000
+BOOTMGR_MAX = 0x9F000 - 0x20000
 #: the EFI programs decode into a 512-byte CHAR16 stack buffer
 EFI_MARKER_MAX = 250
 
@@ -89,16 +103,35 @@ def bios_program(marker: str, size: int = 2048) -> bytes:
     return bytes(image)
 
 
-def bootmgr_program(marker: str, size: int = 8192) -> bytes:
-    """A stand-in for the BIOS `bootmgr`, valid at 2000:0000 where boot sectors load it.
+def etfsboot_program(size: int = 4096) -> bytes:
+    """The El Torito no-emulation image that loads `BOOTMGR` from the disc and jumps to it.
 
-    bootmgr.asm relocates the appended `bios_program` to 0000:7C00 and runs it,
-    so it prints `marker` whether a USB boot sector or a test loads it.
+    It prints no marker (only the boot manager it loads can pass a smoke run);
+    4096 bytes like Microsoft's, a sector-count-8 load (the code is under 2 KiB).
     """
-    program = BOOTMGR_HEAD + bios_program(marker, size=2048)
-    if size < len(program):
-        raise UsageError(f"bootmgr program size must be at least {len(program)} bytes, not {size}")
-    return program.ljust(size, b"\0")
+    if size < len(ETFSBOOT_CODE):
+        raise UsageError(f"etfsboot program size must be at least {len(ETFSBOOT_CODE)} bytes, not {size}")
+    return ETFSBOOT_CODE.ljust(size, b"\0")
+
+
+def bootmgr_program(marker: str, size: int = 8192) -> bytes:
+    """A stand-in for the BIOS `bootmgr`, valid at 2000:0000 where boot code loads it.
+
+    The padding up to `size` is a fixed pseudo-random stream, not zeros, and
+    the whole file is covered by the Adler-32 at offset 6: a loader that stops
+    early (zeroed memory after one cluster) makes it fail instead of run.
+    """
+    _check_marker(marker, BOOTMGR_MARKER_MAX)
+    program = BOOTMGR_CODE + obfuscate(marker)
+    if len(program) > _BOOTMGR_WORK:
+        raise UsageError(f"bootmgr marker too long: {marker!r}")
+    if not len(program) <= size <= BOOTMGR_MAX:
+        raise UsageError(f"bootmgr program size must be {len(program)}..{BOOTMGR_MAX} bytes, not {size}")
+    pad = hashlib.shake_256(b"pebuild sample bootmgr padding").digest(size - len(program))
+    image = bytearray(program + pad)
+    struct.pack_into("<I", image, 2, size)
+    struct.pack_into("<I", image, 6, zlib.adler32(bytes(image[10:])))
+    return bytes(image)
 
 
 def efi_program(marker: str, arch: str = "amd64") -> bytes:

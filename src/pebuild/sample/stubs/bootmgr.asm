@@ -1,21 +1,324 @@
-; Head of the sample `bootmgr`: Microsoft's bootmgr is loaded at 2000:0000 by NT6
-; boot sectors (bootsect /nt60) and by etfsboot.com, and starts with 16-bit code
-; valid there. This head copies the 2048-byte sample BIOS program appended after
-; it (bios.asm, valid at 0000:7C00) to 0000:7C00 and jumps there with DL
-; unchanged, so the marker (" dl=80") proves a boot sector loaded BOOTMGR and
-; passed the drive number.
-; Assemble: nasm -f bin -o bootmgr.bin bootmgr.asm (bytes in _code.py BOOTMGR_HEAD)
+; pebuild sample bootmgr (BIOS): what Microsoft's bootmgr does up to the point the media depends on.
+;
+; NT6 boot code (etfsboot.com on a CD, bootsect /nt60 or pebuild's FAT32 VBR on a disk) loads
+; the whole file at 2000:0000 and jumps here with DL = the boot drive. This
+;   1. checks it was loaded whole: `length` and `adler32` (Adler-32 of bytes 10..length-1) are
+;      filled in by pebuild.sample.stubs.bootmgr_program, whose padding is not zeros, so a load
+;      cut short (a FAT chain cut after its first cluster) cannot pass;
+;   2. on a CD (int 13h 48h: 2048-byte sectors) reads \Boot\BCD from the ISO 9660 volume
+;      (iso9660.inc), checks `regf`, hashes it (SHA-256, sha256.inc), finds the ramdisk's .sdi
+;      and .wim paths in it (bcd_scan.inc), checks `$SDI0001` and `MSWIM\0\0\0` at their starts
+;      and prints the line the PXE stand-ins print (pebuild.qemu.netboot check_standin):
+;        <marker> bcd=\Boot\BCD sha256=<16 hex> sdi=<path>:<size> wim=<path>:<size>
+;   3. on a disk prints `<marker> dl=<drive> bytes=<length>` (the whole-load check only);
+; then powers the machine off. Errors print one `pebuild-standin bootmgr: ...` line, no marker.
+;
+; Assemble: nasm -f bin -o bootmgr.bin bootmgr.asm (BOOTMGR_CODE in _code.py).
+
         bits 16
         org 0
+
+WORK    equ 0x1800                      ; SHA work area (the code and record end below it)
+LINE    equ 0x1A00
+SDIPATH equ 0x1E00
+WIMPATH equ 0x1E80
+ISO_BUF equ 0x2000
+BCD_BUF equ 0x3000
+BCD_MAX equ 0xC000                      ; 48 KiB, up to 0xF000; the stack is at 0xFFF0
+ADLER   equ 65521
+
+start:  jmp short entry
+length: dd 0                            ; offset 2: the file's length
+adler:  dd 0                            ; offset 6: Adler-32 of bytes 10..length-1
+
+entry:
         cli
+        xor ax, ax                      ; until the check, use the loader's stack: pushes here
+        mov ss, ax                      ; would change the bytes being checked
+        mov sp, 0x7C00
         mov ax, cs
         mov ds, ax
-        xor ax, ax
         mov es, ax
-        mov si, payload
-        mov di, 0x7C00
-        mov cx, 1024
+        sti
         cld
-        rep movsw
-        jmp 0x0000:0x7C00
-payload:
+        push dx
+        call serial_init
+        call check_loaded
+        pop dx
+        jnc whole
+        mov di, LINE
+        mov si, e_prefix
+        call app_str
+        mov si, e_partial
+        call app_str
+        mov eax, [length]
+        call app_dec32
+        mov si, e_bytes
+        call app_str
+        call print_line
+        jmp poweroff
+
+; Everything the whole-load check needs sits in the first 512 bytes (nasm fails below if not),
+; so even a loader that stopped after one 512-byte cluster runs it.
+; check_loaded: CF clear when Adler-32 of bytes 10..length-1 (walking 64 KiB segments) is
+; `adler`; writes no memory (the bytes it checks include this program's variables)
+check_loaded:
+        mov ecx, [length]
+        cmp ecx, 10
+        jb .bad
+        cmp ecx, 0x9F000 - 0x20000
+        ja .bad
+        sub ecx, 10
+        mov esi, 1                      ; a
+        xor edi, edi                    ; b
+        mov dx, cs
+        mov bx, 10
+        push ds
+        test ecx, ecx
+        jz .done
+.loop:  mov ds, dx
+        movzx eax, byte [bx]
+        add esi, eax
+        cmp esi, ADLER
+        jb .a
+        sub esi, ADLER
+.a:     add edi, esi
+        cmp edi, ADLER
+        jb .b
+        sub edi, ADLER
+.b:     inc bx
+        jnz .same
+        add dx, 0x1000
+.same:  dec ecx
+        jnz .loop
+.done:  pop ds
+        shl edi, 16
+        or edi, esi
+        cmp edi, [adler]
+        jne .bad
+        clc
+        ret
+.bad:   stc
+        ret
+
+%include "rm_io.inc"
+
+e_prefix:  db "pebuild-standin bootmgr: ", 0
+e_partial: db "not loaded whole (the Adler-32 of its ", 0
+e_bytes:   db " bytes differs)", 0
+first_sector_end:
+        times (first_sector_end - $$ > 512) * -1 db 0
+
+; whole: the file is all there; from here on the stack and buffers may use its padding
+whole:
+        cli
+        mov ax, cs
+        mov ss, ax
+        mov sp, 0xFFF0
+        sti
+        mov [drive], dl
+        mov word [ISO_BUF], 0x1E        ; int 13h 48h: drive parameters
+        mov si, ISO_BUF
+        mov ah, 0x48
+        int 0x13
+        jc disk
+        cmp word [ISO_BUF + 0x18], 2048
+        je cd
+        jmp disk
+
+; disk: the whole-load check is all this stand-in does on a disk
+disk:
+        mov di, LINE
+        call app_marker
+        mov si, s_dl
+        call app_str
+        mov al, [drive]
+        call app_hex8
+        mov si, s_bytes
+        call app_str
+        mov eax, [length]
+        call app_dec32
+        call print_line
+        jmp poweroff
+
+cd:
+        call iso_mount
+        mov si, e_pvd
+        jc fail
+        mov si, s_bcdpath
+        call iso_path
+        mov bx, e_missing               ; (mov keeps CF)
+        jc fail_path
+        mov bx, e_toobig
+        cmp ecx, BCD_MAX
+        ja fail_path
+        mov [bcd_len], ecx
+        mov di, BCD_BUF
+        mov dx, ds
+.read:  call iso_read
+        mov bx, e_read
+        jc fail_path
+        inc eax
+        add di, 2048
+        cmp ecx, 2048
+        jbe .got
+        sub ecx, 2048
+        jmp .read
+.got:   mov bx, e_notbcd
+        cmp dword [BCD_BUF], 'regf'
+        jne fail_path
+        mov esi, BCD_BUF
+        mov ecx, [bcd_len]
+        mov ebp, WORK
+        call sha256
+        mov bx, s_ext_sdi
+        mov di, SDIPATH
+        call scan_ext
+        mov bx, s_ext_wim
+        mov di, WIMPATH
+        call scan_ext
+        mov si, SDIPATH
+        mov bx, s_sdi_sig
+        mov bp, s_ext_sdi
+        call check_file
+        mov [sdi_size], ecx
+        mov si, WIMPATH
+        mov bx, s_wim_sig
+        mov bp, s_ext_wim
+        call check_file
+        mov [wim_size], ecx
+        mov di, LINE
+        call app_marker
+        mov si, s_bcd
+        call app_str
+        mov si, s_bcdpath
+        call app_str
+        mov si, s_sha
+        call app_str
+        mov eax, [WORK + SHA.h]
+        call app_hex32
+        mov eax, [WORK + SHA.h + 4]
+        call app_hex32
+        mov si, s_sdi
+        call app_str
+        mov si, SDIPATH
+        mov eax, [sdi_size]
+        call app_sized
+        mov si, s_wim
+        call app_str
+        mov si, WIMPATH
+        mov eax, [wim_size]
+        call app_sized
+        call print_line
+        jmp poweroff
+
+; check_file: SI = path from the BCD (empty: none), BX = the 8-byte signature it starts with,
+; BP = the extension (for the error) -> ECX = its size; a missing file or another signature is fatal
+check_file:
+        push bx
+        cmp byte [si], 0
+        jne .named
+        mov si, e_nopath
+        mov bx, bp
+        jmp fail_path
+.named:
+        call iso_path
+        mov bx, e_missing               ; (mov keeps CF)
+        jc fail_path
+        mov bx, e_short
+        cmp ecx, 8
+        jb fail_path
+        mov dx, ds
+        mov di, ISO_BUF
+        call iso_read
+        mov bx, e_read
+        jc fail_path
+        pop bx
+        push si
+        mov si, bx
+        mov di, ISO_BUF
+        push cx
+        mov cx, 8
+        repe cmpsb
+        pop cx
+        pop si
+        mov bx, e_header
+        jne fail_path
+        ret
+
+; app_sized: SI = path, EAX = size -> "<path>:<size>" at ES:DI
+app_sized:
+        push eax
+        call app_str
+        mov al, ':'
+        stosb
+        pop eax
+        jmp app_dec32
+
+; fail_path: SI = the file, BX = what is wrong with it -> one error line, power off
+fail_path:
+        mov di, LINE
+        push si
+        mov si, e_prefix
+        call app_str
+        pop si
+        call app_str
+        mov si, bx
+        call app_str
+        call print_line
+        jmp poweroff
+
+; fail: SI = message -> one error line, power off
+fail:
+        push si
+        mov di, LINE
+        mov si, e_prefix
+        call app_str
+        pop si
+        call app_str
+        call print_line
+        jmp poweroff
+
+; app_hex8: AL as two uppercase hex digits -> ES:DI
+app_hex8:
+        push ax
+        shr al, 4
+        call .nib
+        pop ax
+.nib:   and al, 0x0F
+        add al, '0'
+        cmp al, '9'
+        jbe .d
+        add al, 'A' - '9' - 1
+.d:     stosb
+        mov byte [di], 0
+        ret
+
+%include "bcd_scan.inc"
+%include "iso9660.inc"
+%include "sha256.inc"
+
+s_bcdpath: db "\Boot\BCD", 0
+s_bcd:     db " bcd=", 0
+s_sha:     db " sha256=", 0
+s_sdi:     db " sdi=", 0
+s_wim:     db " wim=", 0
+s_dl:      db " dl=", 0
+s_bytes:   db " bytes=", 0
+s_ext_sdi: db ".sdi", 0
+s_ext_wim: db ".wim", 0
+s_sdi_sig: db "$SDI0001"
+s_wim_sig: db "MSWIM", 0, 0, 0
+e_pvd:     db "no ISO 9660 primary volume descriptor at LBA 16", 0
+e_missing: db ": not on the disc", 0
+e_toobig:  db ": larger than 48 KiB", 0
+e_read:    db ": int 13h read error", 0
+e_notbcd:  db ": not a registry hive (no regf)", 0
+e_nopath:  db "the BCD names no ramdisk file ending in ", 0
+e_short:   db ": shorter than its header", 0
+e_header:  db ": wrong header (not this kind of file)", 0
+drive:     db 0
+bcd_len:   dd 0
+sdi_size:  dd 0
+wim_size:  dd 0
+data:

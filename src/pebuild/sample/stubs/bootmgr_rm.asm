@@ -170,65 +170,7 @@ app_sized:
         call app_str
         ret
 
-; scan_ext: BX = ".ext" (lowercase) -> ES:DI the first backslash path ending in it, as ASCII
-; (UTF-16LE in the BCD, case-insensitive, NUL-terminated); an empty string when there is none
-scan_ext:
-        mov byte [di], 0
-        mov si, BCD_BUF
-        mov cx, [bcd_len]
-        sub cx, 10
-        jbe .none
-.loop:  cmp word [si], '.'
-        jne .next
-        mov al, [si + 2]
-        or al, 0x20
-        cmp al, [bx + 1]
-        jne .next
-        mov al, [si + 4]
-        or al, 0x20
-        cmp al, [bx + 2]
-        jne .next
-        mov al, [si + 6]
-        or al, 0x20
-        cmp al, [bx + 3]
-        jne .next
-        cmp byte [si + 3], 0
-        jne .next
-        cmp byte [si + 5], 0
-        jne .next
-        cmp byte [si + 7], 0
-        jne .next
-        cmp word [si + 8], 0
-        je .found
-.next:  inc si
-        dec cx
-        jnz .loop
-.none:  ret
-.found: mov dx, si
-        add dx, 8                       ; end of the string
-.back:  cmp si, BCD_BUF + 2
-        jb .start
-        mov ax, [si - 2]
-        or ah, ah
-        jnz .start
-        cmp al, 0x20
-        jb .start
-        cmp al, 0x7E
-        ja .start
-        sub si, 2
-        jmp .back
-.start: cmp byte [si], '\'
-        jne .none
-        mov cx, 127
-.copy:  cmp si, dx
-        jae .copied
-        mov al, [si]
-        stosb
-        add si, 2
-        loop .copy
-.copied:
-        mov byte [di], 0
-        ret
+%include "bcd_scan.inc"
 
 %include "rm_common.inc"
 %include "sha256.inc"
