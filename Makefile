@@ -65,11 +65,12 @@ bench: setup
 	$(PY) bench/run.py
 
 smoke: setup
-	rm -rf $(DEMO_DIR)/kit && mkdir -p $(DEMO_DIR)
+	rm -rf $(DEMO_DIR)/kit $(DEMO_DIR)/pe $(DEMO_DIR)/sample.iso && mkdir -p $(DEMO_DIR)
 	$(PEBUILD) sample-source $(DEMO_DIR)/kit --arch amd64
-	$(PEBUILD) iso "$(DEMO_DIR)/kit/Windows Preinstallation Environment/amd64/Media" $(DEMO_DIR)/sample.iso \
-	  --bios "$(DEMO_DIR)/kit/Deployment Tools/amd64/Oscdimg/etfsboot.com" \
-	  --uefi "$(DEMO_DIR)/kit/Deployment Tools/amd64/Oscdimg/efisys.bin"
+	# copype as the ADK does it: the kit's Media plus winpe.wim as sources/boot.wim (the BIOS chain reads it)
+	$(PEBUILD) copype amd64 $(DEMO_DIR)/pe --source $(DEMO_DIR)/kit
+	$(PEBUILD) iso $(DEMO_DIR)/pe/media $(DEMO_DIR)/sample.iso \
+	  --bios $(DEMO_DIR)/pe/fwfiles/etfsboot.com --uefi $(DEMO_DIR)/pe/fwfiles/efisys.bin
 	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware bios --expect 'PEBUILD-SAMPLE bootmgr bcd=' --screenshot $(DEMO_DIR)/smoke-bios.png
 	$(PEBUILD) smoke $(DEMO_DIR)/sample.iso --firmware uefi --expect 'PEBUILD-SAMPLE bootx64.efi' --screenshot $(DEMO_DIR)/smoke-uefi.png
 
