@@ -42,6 +42,10 @@ TOOL_PACKAGES = {
     "aarch64-linux-gnu-as": "binutils-aarch64-linux-gnu",
     "aarch64-linux-gnu-objcopy": "binutils-aarch64-linux-gnu",
     "qemu-system-aarch64": "qemu-system-arm",
+    "file": "file",
+    "curl": "curl",
+    "ip": "iproute2",
+    "ss": "iproute2",
 }
 
 

@@ -1,9 +1,11 @@
-"""Shared pytest fixtures; plain helpers live in _helpers.py."""
+"""Shared pytest fixtures and the CI skip rule; plain helpers live in _helpers.py."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,64 @@ from _helpers import BCD_FIXTURES, PEBUILD_CMD
 # every run); developers keep hypothesis' random search. Deadlines off: 2 shared cores.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+#: `.ci/run` exports CI=1; "", "0" and "false" mean a developer's machine
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+settings.load_profile("ci" if IN_CI else "dev")
+
+#: The only skips CI accepts (under CI=1 every other skip is a failure, so a missing tool,
+#: fixture or ROM cannot hide a broken test): node-id pattern (`*` = any text) -> why CI
+#: cannot run it. Keep each reason true; tests/test_ci_skips.py checks the rule itself.
+CI_SKIP_ALLOWED: dict[str, str] = {}
+
+
+def ci_skip_allowed(nodeid: str, allowed: dict[str, str] | None = None) -> str | None:
+    """The allow-list reason for `nodeid`, or None when CI must not skip it."""
+    for pattern, reason in (CI_SKIP_ALLOWED if allowed is None else allowed).items():
+        if re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), nodeid):
+            return reason
+    return None
+
+
+def _skip_reason(longrepr: object) -> str:
+    """A skip report's longrepr is (path, line, "Skipped: why"); anything else is shown as is."""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, line, message = longrepr
+        return f"{message.removeprefix('Skipped: ')} ({path}:{line})"
+    return str(longrepr)
+
+
+def _ci_verdict(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI=1 turn a skip (not an xfail) into a failure that says why it skipped."""
+    if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    if ci_skip_allowed(report.nodeid) is not None:
+        return
+    why = _skip_reason(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"CI=1: a skip is a failure here ({why}); install what it needs, or add the test to "
+        "CI_SKIP_ALLOWED in tests/conftest.py with the reason CI cannot run it"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, object, object]:
+    """Skips from setup (fixtures, skipif marks, module pytestmark), the test body and teardown."""
+    report = yield
+    assert isinstance(report, pytest.TestReport)
+    _ci_verdict(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, object, object]:
+    """Module-level skips (pytest.skip(allow_module_level=True), importorskip at import time)."""
+    report = yield
+    assert isinstance(report, pytest.CollectReport)
+    _ci_verdict(report)
+    return report
 
 
 @pytest.fixture

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 EFI = {"x86": "bootia32.efi", "amd64": "bootx64.efi", "arm64": "bootaa64.efi", "ia64": "bootia64.efi"}
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("pebuild.sdi") is None,
-    reason="pebuild.sdi not in this build: the sample kit has no boot.sdi without it",
-)
 
 
 @pytest.mark.parametrize("arch", ["x86", "amd64", "arm64", "ia64"])

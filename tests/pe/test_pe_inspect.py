@@ -1,33 +1,46 @@
-"""pebuild.pe against real MSVC-built PE files (pip's distlib launchers) and hand-made headers."""
+"""pebuild.pe against real PE files (iPXE's wimboot builds, signed and unsigned), the sample's
+PE stand-ins (console/windows subsystems with a version resource) and hand-made headers;
+`file` and osslsigncode are the independent readers."""
 
 from __future__ import annotations
 
-import shutil
+import re
 import struct
 import subprocess
 from pathlib import Path
 
-import pip
 import pytest
 
+from _helpers import SHARED_DIR, require_tool
 from pebuild.errors import FormatError, RecipeError, SourceError
-from pebuild.pe import check_arch, inspect_pe, is_pe
+from pebuild.pe import authenticode_digest, check_arch, inspect_pe, is_pe
+from pebuild.sample.stubs import pe_standin
 
-LAUNCHERS = Path(pip.__file__).parent / "_vendor" / "distlib"
-# launcher -> (arch, subsystem) as `file` names them: Intel 80386 / x86-64 / Aarch64
-EXPECTED = {
-    "t32.exe": ("x86", "console"),
-    "w64.exe": ("amd64", "windows"),
-    "t64-arm.exe": ("arm64", "console"),
-}
+WIMBOOT = SHARED_DIR / "fixtures" / "wimboot"
+#: wimboot v2.9.0 (../shared/fixtures/wimboot/README.md): file -> arch; each also in unsigned/
+WIMBOOT_ARCH = {"wimboot": "amd64", "wimboot.i386": "x86", "wimboot.arm64": "arm64"}
+REAL = sorted([*WIMBOOT_ARCH, *(f"unsigned/{name}" for name in WIMBOOT_ARCH)])
+# arch -> the word `file` prints for the machine type
 FILE_WORD = {"x86": "Intel 80386", "amd64": "x86-64", "arm64": "Aarch64"}
+#: stand-in -> (arch, subsystem), the shapes of the Windows tools a kit carries
+STANDINS = {
+    "imagex.exe": ("x86", "console"),
+    "wpeutil.exe": ("amd64", "windows"),
+    "dism.exe": ("arm64", "console"),
+}
 
 
-def launcher(name: str) -> Path:
-    path = LAUNCHERS / name
+def real_pe(rel: str) -> Path:
+    path = WIMBOOT / rel
     if not path.is_file():
-        pytest.skip(f"pip's distlib launcher {name} not present")
+        pytest.skip(f"{path} not found (../shared/fixtures/wimboot)")
     return path
+
+
+def file_says(path: Path) -> str:
+    """`file -k` (keep going): wimboot is a bzImage first and a PE image second."""
+    file = require_tool("file")
+    return subprocess.run([file, "-bk", str(path)], capture_output=True, text=True, check=True).stdout
 
 
 def minimal_pe(machine: int, *, pe32_plus: bool = True, subsystem: int = 10) -> bytes:
@@ -49,19 +62,45 @@ def minimal_pe(machine: int, *, pe32_plus: bool = True, subsystem: int = 10) -> 
     return data + b"\0" * (0x200 - len(data))
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_real_launchers_match_file_command(name: str) -> None:
-    path = launcher(name)
-    arch, subsystem = EXPECTED[name]
+@pytest.mark.parametrize("rel", REAL)
+def test_real_pe_files_match_file_and_osslsigncode(rel: str) -> None:
+    path = real_pe(rel)
+    arch = WIMBOOT_ARCH[path.name]
+    signed = not rel.startswith("unsigned/")
     info = inspect_pe(path)
-    assert info.arch == arch
-    assert info.subsystem == subsystem
-    assert info.pe32_plus is (arch != "x86")
-    assert info.version is not None and info.version.count(".") == 3
-    assert info.signed is False and info.signature == "none"
-    if shutil.which("file"):
-        out = subprocess.run(["file", "-b", str(path)], capture_output=True, text=True).stdout
-        assert FILE_WORD[arch] in out
+    assert (info.arch, info.subsystem, info.pe32_plus) == (arch, "efi-application", arch != "x86")
+    assert info.version is None  # wimboot carries no version resource
+    assert (info.certificate_table, info.signature, info.signed) == (
+        signed,
+        "valid" if signed else "none",
+        signed,
+    )
+    kind = "PE32+ executable" if arch != "x86" else "PE32 executable"
+    said = file_says(path)
+    assert f"{kind} (DLL) (EFI application) {FILE_WORD[arch]}" in said, said
+    # the Authenticode digest: osslsigncode's of the signed build, which signing did not change
+    signed_build = real_pe(path.name)
+    out = subprocess.run(
+        [require_tool("osslsigncode"), "verify", "-in", str(signed_build)],
+        capture_output=True,
+        text=True,
+    ).stdout
+    (calculated,) = re.findall(r"Calculated message digest\s*:\s*([0-9A-F]{64})", out)
+    assert authenticode_digest(path.read_bytes()).hex().upper() == calculated, out
+
+
+@pytest.mark.parametrize("name", sorted(STANDINS))
+def test_stand_ins_with_version_resources_match_file(name: str, tmp_path: Path) -> None:
+    arch, subsystem = STANDINS[name]
+    path = tmp_path / name
+    path.write_bytes(pe_standin(name, arch, subsystem))
+    info = inspect_pe(path)
+    assert (info.arch, info.subsystem, info.pe32_plus) == (arch, subsystem, arch != "x86")
+    assert info.version == "10.0.26100.1"
+    assert (info.certificate_table, info.signature, info.signed) == (False, "none", False)
+    kind = "PE32+ executable" if arch != "x86" else "PE32 executable"
+    said = file_says(path)
+    assert f"{kind} ({'GUI' if subsystem == 'windows' else subsystem}) {FILE_WORD[arch]}" in said, said
 
 
 @pytest.mark.parametrize(
@@ -75,7 +114,7 @@ def test_machine_to_arch_on_hand_made_headers(machine: int, arch: str, plus: boo
 
 def test_a_certificate_table_alone_is_not_a_signature(tmp_path: Path) -> None:
     """Issue 14: `signed` used to mean "a certificate table is present"; now it is verified."""
-    data = bytearray(launcher("t64.exe").read_bytes())
+    data = bytearray(real_pe("unsigned/wimboot").read_bytes())
     lfanew = struct.unpack_from("<I", data, 0x3C)[0]
     security_entry = lfanew + 24 + 112 + 4 * 8  # PE32+: data directories at +112, SECURITY is #4
     cert = struct.pack("<IHH", 16, 0x0200, 0x0002) + b"\0" * 8  # WIN_CERTIFICATE header + payload
@@ -83,11 +122,11 @@ def test_a_certificate_table_alone_is_not_a_signature(tmp_path: Path) -> None:
     info = inspect_pe(bytes(data) + cert)
     assert info.certificate_table is True
     assert (info.signature, info.signed) == ("invalid", False)
-    assert inspect_pe(launcher("t64.exe")).signature == "none"
+    assert inspect_pe(real_pe("unsigned/wimboot")).signature == "none"
 
 
 def test_check_arch_mismatch_names_file_and_both_arches() -> None:
-    data = launcher("t32.exe").read_bytes()
+    data = real_pe("unsigned/wimboot.i386").read_bytes()
     with pytest.raises(SourceError) as info:
         check_arch(data, "amd64", name="Windows/System32/imagex.exe")
     message = str(info.value)

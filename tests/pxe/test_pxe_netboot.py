@@ -48,8 +48,7 @@ def smoke(run_pebuild, tree: Path, *args: str) -> tuple[int, dict[str, object]]:
     log = tree.parent / "serial.log"
     proc = run_pebuild("smoke", str(tree), "--pxe", "--pxe-server", "dnsmasq", "--json", "--serial-log", str(log),
                        *args, timeout=400)  # fmt: skip
-    if proc.returncode == 6:
-        pytest.skip(f"QEMU environment missing: {proc.stderr.strip()}")
+    assert proc.returncode != 6, f"a missing tool, firmware or NIC ROM is a failure: {proc.stderr.strip()}"
     return proc.returncode, json.loads(proc.stdout)
 
 

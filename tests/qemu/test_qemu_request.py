@@ -64,12 +64,8 @@ def test_pxe_boot_file_follows_the_design_layout(tmp_path: Path) -> None:
 
 
 def test_command_lines(iso: Path, tmp_path: Path) -> None:
-    pytest.importorskip("pebuild.qemu.firmware")
-    try:
-        run = _Run(tmp_path, tmp_path / "serial.log", False)
-        uefi = build_command(SmokeRequest(iso, "uefi"), run, "tcg")
-    except ToolError as exc:
-        pytest.skip(str(exc))
+    run = _Run(tmp_path, tmp_path / "serial.log", False)
+    uefi = build_command(SmokeRequest(iso, "uefi"), run, "tcg")  # a ToolError here fails: OVMF is installed
     line = " ".join(uefi)
     assert (
         "-accel tcg" in line and "-nodefaults" in line and "-no-shutdown" in line and "-machine q35" in line

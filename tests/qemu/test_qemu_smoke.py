@@ -36,12 +36,7 @@ def qemu() -> str:
 
 @pytest.fixture(scope="module")
 def ovmf(qemu: str) -> None:
-    from pebuild.errors import ToolError
-
-    try:
-        find_ovmf("amd64")
-    except ToolError as exc:
-        pytest.skip(str(exc))
+    find_ovmf("amd64")  # a ToolError is a failure, not a skip: a pebuild bug could raise it
 
 
 @pytest.fixture(scope="module")

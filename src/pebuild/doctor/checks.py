@@ -194,4 +194,6 @@ CHECKS: tuple[Check, ...] = (
     Check("tftp", "program", "tftp", "tftp-hpa", (), "TFTP client to fetch a served PXE tree"),
     Check("atftp", "program", "atftp", "atftp", (), "second TFTP client (block size, tsize options)"),
     Check("nasm", "program", "nasm", "nasm", (), "re-assembles the checked-in boot code to compare bytes"),
+    Check("file", "program", "file", "file", (), "independent file-type check of PE headers (tests)"),
+    Check("curl", "program", "curl", "curl", (), "HTTP client fetching a served PXE tree (tests, bench)"),
 )
