@@ -183,5 +183,14 @@ CHECKS: tuple[Check, ...] = (
     Check("sfdisk", "program", "sfdisk", "fdisk", (), "partition table reader for USB images", sbin=True),
     Check("tftp", "program", "tftp", "tftp-hpa", (), "TFTP client to fetch a served PXE tree"),
     Check("atftp", "program", "atftp", "atftp", (), "second TFTP client (block size, tsize options)"),
+    Check(
+        "in.tftpd",
+        "program",
+        "in.tftpd",
+        "tftpd-hpa",
+        (),
+        "TFTP server run with conf/tftpd-hpa.remap (tests)",
+        sbin=True,
+    ),
     Check("nasm", "program", "nasm", "nasm", (), "re-assembles the checked-in boot code to compare bytes"),
 )
