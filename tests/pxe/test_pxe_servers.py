@@ -67,7 +67,7 @@ def test_nginx_serves_the_tree_with_the_generated_server_block(
     with veth_lab() as lab:
         procs = netboot._Procs()
         try:
-            assert netboot._start_http(dest, lab.server_ns, tmp_path, procs, False) == "nginx"
+            assert netboot._start_http(dest, lab.server_ns, tmp_path, procs) == "nginx"
             test = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True,
                                   text=True, timeout=30)  # fmt: skip
             assert test.returncode == 0 and "test is successful" in test.stderr, test.stderr
