@@ -1,14 +1,18 @@
-"""PXE test support: a small boot.wim with real stand-in boot programs, and dnsmasq in a network namespace."""
+"""PXE test support: a small boot.wim with real stand-in boot programs, and real servers (dnsmasq,
+nginx, in.tftpd) in network namespaces the test creates, joined to a client namespace by a veth pair."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,161 +80,186 @@ def make_boot_wim(
     return dest
 
 
-def _netns_cmd() -> tuple[list[str], Callable[[int], list[str]]]:
-    require_tool("dnsmasq")
-    for tool in ("unshare", "nsenter", "ip"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.skip(f"{tool} not installed (util-linux / iproute2)")
-    if os.geteuid() == 0:
-        return ["unshare", "--net", "--"], lambda pid: ["nsenter", f"--net=/proc/{pid}/ns/net", "--"]
-    return (
-        ["unshare", "--map-root-user", "--net", "--"],
-        lambda pid: ["nsenter", "-t", str(pid), "--user", "--net", "--preserve-credentials", "--"],
-    )
+def world_dir(prefix: str) -> Path:
+    """A fresh 0755 directory under /tmp that `nobody` can enter: dnsmasq, nginx and in.tftpd drop
+    root as on a real server, and pytest's tmp_path (0700) is out of their reach. Caller removes it."""
+    path = Path(tempfile.mkdtemp(prefix=f"pebuild-{prefix}-", dir="/tmp"))
+    os.chmod(path, 0o755)
+    return path
 
 
-class NetnsDnsmasq:
-    """dnsmasq serving TFTP on 127.0.0.1:69 inside a network namespace of its own (nothing leaves it)."""
+SERVER_IP = "10.77.0.1"
+CLIENT_IP = "10.77.0.50"
+_LABS = itertools.count()
 
-    def __init__(self, proc: subprocess.Popen[bytes], enter: list[str], log: Path) -> None:
-        self.proc = proc
-        self.enter = enter
-        self.log = log
 
-    def run(self, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.enter, *argv], capture_output=True, text=True, timeout=timeout)
+def _ip() -> str:
+    return shutil.which("ip") or "/usr/sbin/ip"
 
-    def fetch(self, filename: str, *, out: Path | None = None, **options: int) -> dict[str, object]:
-        argv = [sys.executable, str(TFTP_CLIENT), "127.0.0.1", "69", filename]
-        argv += [f"--option={k}={v}" for k, v in options.items()]
-        if out is not None:
-            argv += ["--out", str(out)]
-        proc = self.run(argv)
-        if proc.returncode != 0:
-            raise AssertionError(f"TFTP fetch of {filename} failed: {proc.stderr.strip().splitlines()[-1:]}")
-        return dict(json.loads(proc.stdout))
+
+class Lab:
+    """Two network namespaces made by the test, joined by a veth pair with a real Ethernet MTU:
+    the server side (veth0, SERVER_IP/24) and the client side (veth1, CLIENT_IP/24)."""
+
+    def __init__(self, name: str, mtu: int) -> None:
+        self.server_ns, self.client_ns, self.mtu = f"{name}-s", f"{name}-c", mtu
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def server_cmd(self, argv: list[str]) -> list[str]:
+        return [_ip(), "netns", "exec", self.server_ns, *argv]
+
+    def client(self, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run `argv` in the client namespace (bounded)."""
+        return subprocess.run([_ip(), "netns", "exec", self.client_ns, *argv], capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+
+    def server(self, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.server_cmd(argv), capture_output=True, text=True, timeout=timeout)
+
+    def start(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        """Start a server process in the server namespace, in its own process group (stopped on exit)."""
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(self.server_cmd(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True)  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def wait_until(
+        self, ready: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], log: Path
+    ) -> None:
+        """Wait (10 s at most) for `ready`; a server that exits or never gets ready FAILS the test."""
+        deadline = time.monotonic() + 10
+        while not ready():
+            if proc.poll() is not None:
+                tail = log.read_text("utf-8", "replace")[-600:] if log.exists() else ""
+                pytest.fail(f"{what} did not start (exit code {proc.returncode}): {tail}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not get ready within 10 s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 15)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait(timeout=5)
+
+
+def _must(*argv: str) -> None:
+    proc = subprocess.run([_ip(), *argv], capture_output=True, text=True, timeout=20)
+    if proc.returncode != 0:
+        raise AssertionError(f"ip {' '.join(argv)}: {proc.stderr.strip()}")
 
 
 @contextlib.contextmanager
-def netns_dnsmasq(
-    workdir: Path, *, tftp_root: Path | None = None, conf_file: Path | None = None, user: str = "root"
-) -> Iterator[NetnsDnsmasq]:
-    """Start dnsmasq (--port=0: no DNS) in a fresh netns, from `conf_file` or as a bare TFTP server of
-    `tftp_root`, listening on 127.0.0.1 only, running as `user`; always killed on exit."""
-    unshare, enter_for = _netns_cmd()
-    log = workdir / "dnsmasq.log"
-    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    args = [
-        dnsmasq,
-        "--keep-in-foreground",
-        "--port=0",
-        "--enable-tftp",
-        *([f"--tftp-root={tftp_root}"] if tftp_root else []),
-        "--listen-address=127.0.0.1",
-        "--bind-interfaces",
-        f"--conf-file={conf_file or '/dev/null'}",
-        "--pid-file=",
-        f"--user={user}",
-        f"--log-facility={log}",
-    ]
-    script = 'ip link set lo up && exec "$@"'
-    proc = subprocess.Popen([*unshare, "sh", "-c", script, "sh", *args], start_new_session=True)
+def veth_lab(mtu: int = 1500) -> Iterator[Lab]:
+    """A Lab (see there); its processes, namespaces and links are removed on every way out."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: network namespaces joined by a veth pair, servers that drop root")
+    require_tool("ip")
+    lab = Lab(f"pbt{os.getpid()}-{next(_LABS)}", mtu)
+    made: list[str] = []
     try:
-        ready = NetnsDnsmasq(proc, enter_for(proc.pid), log)
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                detail = log.read_text() if log.exists() else ""
-                pytest.skip(
-                    f"dnsmasq in a network namespace did not start (rc {proc.returncode}): {detail[-300:]}"
-                )
-            probe = ready.run(["ss", "-Hlun", "sport = :69"], timeout=10)
-            if probe.returncode == 0 and "127.0.0.1:69" in probe.stdout:
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError("dnsmasq did not listen on 127.0.0.1:69 within 10 s")
-            time.sleep(0.05)
-        yield ready
+        for ns in (lab.server_ns, lab.client_ns):
+            _must("netns", "add", ns)
+            made.append(ns)
+            _must("-n", ns, "link", "set", "lo", "up")
+        _must("-n", lab.server_ns, "link", "add", "veth0", "mtu", str(mtu), "type", "veth",
+              "peer", "name", "veth1", "mtu", str(mtu), "netns", lab.client_ns)  # fmt: skip
+        for ns, dev, addr in ((lab.server_ns, "veth0", SERVER_IP), (lab.client_ns, "veth1", CLIENT_IP)):
+            _must("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+            _must("-n", ns, "link", "set", dev, "up")
+        yield lab
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=5)
+        lab.stop()
+        for ns in reversed(made):
+            subprocess.run([_ip(), "netns", "del", ns], capture_output=True, timeout=20)
 
 
-DHCP_CLIENT = HERE / "_dhcp_client.py"
-SERVER_IP = "10.77.0.1"
-CLIENT_IP = "10.77.0.50"
-
-_DHCP_NETNS_SCRIPT = """
-set -e
-ip link set lo up
-ip link add veth0 type veth peer name veth1
-ip addr add {server}/24 dev veth0
-ip link set veth0 up
-unshare --net sleep 300 &
-client=$!
-while [ "$(readlink /proc/$client/ns/net)" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.02; done
-ip link set veth1 netns $client
-nsenter --net=/proc/$client/ns/net sh -c 'ip link set lo up; ip addr add {client}/24 dev veth1; ip link set veth1 up'
-echo $client > "$1"
-shift
-exec "$@"
-"""
+def link_mtu(lab: Lab) -> int:
+    """The server interface's MTU as the kernel reports it (what dnsmasq reads with SIOCGIFMTU)."""
+    return int(lab.server(["cat", "/sys/class/net/veth0/mtu"]).stdout)
 
 
-class NetnsDhcp:
-    """dnsmasq on veth0 (10.77.0.1) in a private netns; clients in a second netns behind veth1."""
+class Dnsmasq:
+    """A dnsmasq in the lab's server namespace; TFTP and DHCP clients run in the client namespace."""
 
-    def __init__(self, client_pid: int) -> None:
-        self.client_pid = client_pid
+    def __init__(self, lab: Lab, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.lab, self.proc, self.log = lab, proc, log
+
+    def user(self) -> str:
+        """Who the running dnsmasq is (it drops root for `nobody` unless told otherwise)."""
+        uid = next(line for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+                   if line.startswith("Uid:")).split()[1]  # fmt: skip
+        return pwd.getpwuid(int(uid)).pw_name
+
+    def fetch(self, filename: str, *, out: Path | None = None, **options: int) -> dict[str, object]:
+        return tftp_fetch(self.lab, filename, out=out, **options)
 
     def discover(
         self, client_arch: int, *, ipxe: bool = False, boot_server: bool = False
     ) -> dict[str, object]:
-        argv = ["nsenter", f"--net=/proc/{self.client_pid}/ns/net", "--", sys.executable, str(DHCP_CLIENT),
-                "veth1", str(client_arch)]  # fmt: skip
-        if ipxe:
-            argv.append("ipxe")
-        if boot_server:
-            argv += ["--boot-server", SERVER_IP]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        argv = [sys.executable, str(DHCP_CLIENT), "veth1", str(client_arch)]
+        argv += ["ipxe"] if ipxe else []
+        argv += ["--boot-server", SERVER_IP] if boot_server else []
+        proc = self.lab.client(argv, timeout=30)
         assert proc.returncode == 0, proc.stderr
         return dict(json.loads(proc.stdout))
 
 
+def tftp_fetch(lab: Lab, filename: str, *, out: Path | None = None, **options: int) -> dict[str, object]:
+    """Fetch `filename` from SERVER_IP:69 with the test client, from the client namespace."""
+    argv = [sys.executable, str(TFTP_CLIENT), SERVER_IP, "69", filename]
+    argv += [f"--option={k}={v}" for k, v in options.items()]
+    argv += ["--out", str(out)] if out is not None else []
+    proc = lab.client(argv)
+    if proc.returncode != 0:
+        raise AssertionError(f"TFTP fetch of {filename} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return dict(json.loads(proc.stdout))
+
+
 @contextlib.contextmanager
-def netns_dhcp(workdir: Path, conf_file: Path) -> Iterator[NetnsDhcp]:
-    """dnsmasq from `conf_file` serving DHCP on a veth pair that exists only in namespaces made here."""
-    if os.geteuid() != 0:
-        pytest.skip("DHCP over a veth pair needs root (network namespaces with a veth pair)")
-    _netns_cmd()
-    log = workdir / "dnsmasq-dhcp.log"
-    pidfile = workdir / "client.pid"
+def lab_dnsmasq(
+    lab: Lab, workdir: Path, conf_file: Path, *, ready: str = "TFTP root is"
+) -> Iterator[Dnsmasq]:
+    """dnsmasq as docs/pxe.md and the generated file's header start it
+    (`dnsmasq --keep-in-foreground --conf-file=CONF`), dropping root for nobody; only log, lease
+    and pid files are added on the command line. A start-up failure fails the test."""
+    require_tool("dnsmasq")
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    args = [dnsmasq, "--keep-in-foreground", f"--conf-file={conf_file}", "--interface=veth0",
-            "--bind-interfaces", "--no-ping", "--pid-file=", "--user=root", f"--log-facility={log}",
-            f"--dhcp-leasefile={workdir / 'leases'}"]  # fmt: skip
-    script = _DHCP_NETNS_SCRIPT.format(server=SERVER_IP, client=CLIENT_IP)
-    proc = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", script, "sh", str(pidfile), *args],
-                            start_new_session=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while not (log.exists() and "DHCP, " in log.read_text()):
-            if proc.poll() is not None:
-                raise AssertionError(f"dnsmasq (DHCP) exited with {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise AssertionError("dnsmasq (DHCP) did not start within 10 s")
-            time.sleep(0.05)
-        yield NetnsDhcp(int(pidfile.read_text()))
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=5)
+    log = workdir / "dnsmasq.log"
+    argv = [dnsmasq, "--keep-in-foreground", f"--conf-file={conf_file}", "--pid-file=",
+            f"--log-facility={log}", f"--dhcp-leasefile={workdir / 'dnsmasq.leases'}"]  # fmt: skip
+    proc = lab.start(argv, workdir / "dnsmasq.out")
+    lab.wait_until(lambda: log.exists() and ready in log.read_text("utf-8", "replace"), "dnsmasq", proc,
+                   workdir / "dnsmasq.out" if not log.exists() else log)  # fmt: skip
+    yield Dnsmasq(lab, proc, log)
+
+
+@contextlib.contextmanager
+def netns_dnsmasq(
+    workdir: Path, *, conf_file: Path | None = None, tftp_root: Path | None = None, mtu: int = 1500
+) -> Iterator[Dnsmasq]:
+    """A veth lab at `mtu` with dnsmasq from `conf_file`, or a bare TFTP server of `tftp_root`."""
+    if conf_file is None:
+        assert tftp_root is not None
+        conf_file = workdir / "tftp-only.conf"
+        conf_file.write_text(
+            f"port=0\nenable-tftp\ntftp-root={tftp_root}\ninterface=veth0\nbind-interfaces\n"
+        )
+    with veth_lab(mtu) as lab, lab_dnsmasq(lab, workdir, conf_file) as server:
+        yield server
+
+
+DHCP_CLIENT = HERE / "_dhcp_client.py"
+
+
+@contextlib.contextmanager
+def netns_dhcp(workdir: Path, conf_file: Path) -> Iterator[Dnsmasq]:
+    """dnsmasq from `conf_file` (written with interface veth0) serving DHCP on the lab's veth pair."""
+    with veth_lab() as lab, lab_dnsmasq(lab, workdir, conf_file, ready="DHCP, ") as server:
+        yield server

@@ -1,5 +1,6 @@
 """dnsmasq started from the generated conf answers PXE clients by DHCP option 93 (full DHCP and
-proxy-DHCP), on a veth pair inside network namespaces the test creates: nothing leaves them."""
+proxy-DHCP), on a veth pair inside network namespaces the test creates: nothing leaves them. dnsmasq
+runs as docs/pxe.md starts it (no --user: it drops root for nobody, so the tree must be readable)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ def wims(boot_wims: dict[str, Path]) -> dict[str, Path]:
     return {arch: boot_wims[arch] for arch in ("amd64", "x86", "arm64")}
 
 
-def test_full_dhcp_maps_client_arch_to_boot_file_and_bcd(tmp_path: Path, wims: dict[str, Path]) -> None:
-    dest = tmp_path / "pxe"
-    req = PxeRequest(dest=dest, boot_wim=wims, arches=["amd64", "x86", "arm64"], dhcp_mode="full",
+def test_full_dhcp_maps_client_arch_to_boot_file_and_bcd(
+    tmp_path: Path, world: Path, wims: dict[str, Path]
+) -> None:
+    dest = world / "pxe"
+    req = PxeRequest(dest=dest, boot_wim=wims, arches=["amd64", "x86", "arm64"], dhcp_mode="full", interface="veth0",
                      dhcp_range="10.77.0.100,10.77.0.150,12h", http_url=f"http://{SERVER_IP}/pxe/", timestamp=1)  # fmt: skip
     write_pxe_tree(req)
     with netns_dhcp(tmp_path, dest / "conf/dnsmasq.conf") as dhcp:
@@ -53,11 +56,13 @@ def test_full_dhcp_maps_client_arch_to_boot_file_and_bcd(tmp_path: Path, wims: d
     assert "252" not in options
 
 
-def test_a_252_line_that_is_not_forced_never_reaches_firmware(tmp_path: Path, wims: dict[str, Path]) -> None:
+def test_a_252_line_that_is_not_forced_never_reaches_firmware(
+    tmp_path: Path, world: Path, wims: dict[str, Path]
+) -> None:
     """The regression of issue 13: a plain dhcp-option 252 is sent only on request, and firmware never
     requests it (the test client asks what EDK2's PXE asks), so the offer carries no BCD path."""
-    dest = tmp_path / "pxe"
-    req = PxeRequest(dest=dest, boot_wim=wims["amd64"], arches=["amd64"], dhcp_mode="full",
+    dest = world / "pxe"
+    req = PxeRequest(dest=dest, boot_wim=wims["amd64"], arches=["amd64"], dhcp_mode="full", interface="veth0",
                      dhcp_range="10.77.0.100,10.77.0.150,12h", timestamp=1)  # fmt: skip
     write_pxe_tree(req)
     conf = dest / "conf/dnsmasq.conf"
@@ -74,9 +79,16 @@ def test_a_252_line_that_is_not_forced_never_reaches_firmware(tmp_path: Path, wi
         assert "252" not in answer["options"]  # type: ignore[operator]
 
 
-def test_proxy_dhcp_answers_pxe_clients(tmp_path: Path, wims: dict[str, Path]) -> None:
-    dest = tmp_path / "pxe"
-    req = PxeRequest(dest=dest, boot_wim=wims, arches=["amd64", "arm64"], dhcp_range="10.77.0.0", timestamp=1)
+def test_proxy_dhcp_answers_pxe_clients(tmp_path: Path, world: Path, wims: dict[str, Path]) -> None:
+    dest = world / "pxe"
+    req = PxeRequest(
+        dest=dest,
+        boot_wim=wims,
+        arches=["amd64", "arm64"],
+        dhcp_range="10.77.0.0",
+        interface="veth0",
+        timestamp=1,
+    )
     write_pxe_tree(req)
     with netns_dhcp(tmp_path, dest / "conf/dnsmasq.conf") as dhcp:
         bios = dhcp.discover(0)

@@ -72,9 +72,9 @@ PROXY = ("--dhcp", "proxy", "--dhcp-range", "192.168.50.0")
     ],
 )
 def test_each_firmware_gets_its_own_bcd_and_ramdisk(
-    boot_wim: Path, tmp_path: Path, run_pebuild, firmware: str, mode: str, bcd: str
+    boot_wim: Path, world: Path, run_pebuild, firmware: str, mode: str, bcd: str
 ) -> None:  # type: ignore[no-untyped-def]
-    tree = write_tree(boot_wim, tmp_path / "pxe", *(FULL if mode == "full" else PROXY))
+    tree = write_tree(boot_wim, world / "pxe", *(FULL if mode == "full" else PROXY))
     program = "bootmgr.exe" if firmware == "bios" else "bootmgfw.efi pxe file=\\S+"
     rc, result = smoke(run_pebuild, tree, "--firmware", firmware, "--dhcp", mode,
                        "--expect", rf"{MARKER} {program} {TAIL}")  # fmt: skip
@@ -98,11 +98,11 @@ def test_each_firmware_gets_its_own_bcd_and_ramdisk(
 
 
 def test_a_forward_slash_boot_file_name_fails_like_pxeboot_n12(
-    boot_wim: Path, tmp_path: Path, run_pebuild
+    boot_wim: Path, world: Path, run_pebuild
 ) -> None:  # type: ignore[no-untyped-def]
     """The seed's configuration: `Boot/x64/pxeboot.n12`. pxeboot.n12 finds no backslash in its name,
     asks for bootmgr.exe at the TFTP root and stops with "TFTP download failed"."""
-    tree = write_tree(boot_wim, tmp_path / "pxe", *FULL)
+    tree = write_tree(boot_wim, world / "pxe", *FULL)
     conf = tree / "conf/dnsmasq.conf"
     conf.write_text(conf.read_text().replace("Boot\\x64\\pxeboot.n12", "Boot/x64/pxeboot.n12"))
     rc, result = smoke(run_pebuild, tree, "--firmware", "bios", "--expect", rf"{MARKER} bootmgr\.exe {TAIL}")
@@ -114,11 +114,11 @@ def test_a_forward_slash_boot_file_name_fails_like_pxeboot_n12(
 
 
 def test_a_252_line_that_is_not_forced_sends_uefi_to_the_bios_store(
-    boot_wim: Path, tmp_path: Path, run_pebuild
+    boot_wim: Path, world: Path, run_pebuild
 ) -> None:  # type: ignore[no-untyped-def]
     """With a plain dhcp-option OVMF (which never requests 252) gets none, bootmgfw falls back to
     \\Boot\\BCD, the BIOS store, and the verdict says so."""
-    tree = write_tree(boot_wim, tmp_path / "pxe", *FULL)
+    tree = write_tree(boot_wim, world / "pxe", *FULL)
     conf = tree / "conf/dnsmasq.conf"
     conf.write_text(conf.read_text().replace("dhcp-option-force=", "dhcp-option="))
     rc, result = smoke(run_pebuild, tree, "--firmware", "uefi",
@@ -128,12 +128,10 @@ def test_a_252_line_that_is_not_forced_sends_uefi_to_the_bios_store(
 
 
 @pytest.mark.parametrize("firmware", ["bios", "uefi"])
-def test_ipxe_and_wimboot_over_http(boot_wim: Path, tmp_path: Path, run_pebuild, firmware: str) -> None:  # type: ignore[no-untyped-def]
-    """iPXE chains to boot.ipxe over HTTP (nginx with the tree's server block, or http.server), and
+def test_ipxe_and_wimboot_over_http(boot_wim: Path, world: Path, run_pebuild, firmware: str) -> None:  # type: ignore[no-untyped-def]
+    """iPXE chains to boot.ipxe over HTTP (nginx with the tree's server block, as nobody), and
     wimboot starts the sample's boot manager from its ramdisk files."""
-    if not WIMBOOT.is_file():
-        pytest.skip(f"{WIMBOOT} not found (../shared/fixtures/wimboot)")
-    tree = write_tree(boot_wim, tmp_path / "pxe", *FULL, "--wimboot", str(WIMBOOT),
+    tree = write_tree(boot_wim, world / "pxe", *FULL, "--wimboot", str(WIMBOOT),
                       "--http-url", f"http://{SERVER_ADDRESS}/")  # fmt: skip
     if firmware == "bios":
         args = ("--firmware", "bios", "--expect", rf"{MARKER} bootmgr\.exe bootapp=BOOT APP")
@@ -141,6 +139,7 @@ def test_ipxe_and_wimboot_over_http(boot_wim: Path, tmp_path: Path, run_pebuild,
         args = ("--firmware", "uefi", "--uefi-ipxe", "--expect", rf"{MARKER} bootmgfw\.efi fw=EDK II")
     rc, result = smoke(run_pebuild, tree, *args)
     assert rc == 0, result["reason"]
+    assert result["netboot"]["http_server"] == "nginx"  # type: ignore[index]  # never a stand-in server
     served = transfers(result)
     for path in (
         "/boot.ipxe",
@@ -153,10 +152,10 @@ def test_ipxe_and_wimboot_over_http(boot_wim: Path, tmp_path: Path, run_pebuild,
     assert not any(outcome == "sent" for outcome in served.values())  # nothing over TFTP
 
 
-def test_uefi_http_boot(boot_wim: Path, tmp_path: Path, run_pebuild) -> None:  # type: ignore[no-untyped-def]
+def test_uefi_http_boot(boot_wim: Path, world: Path, run_pebuild) -> None:  # type: ignore[no-untyped-def]
     """Debian's OVMF has HttpBootDxe: with its PXE off it asks DHCP as HTTPClient, gets the URL of
     bootmgfw.efi in the tree and starts it; no TFTP and no iPXE involved."""
-    tree = write_tree(boot_wim, tmp_path / "pxe", *FULL, "--http-url", f"http://{SERVER_ADDRESS}/",
+    tree = write_tree(boot_wim, world / "pxe", *FULL, "--http-url", f"http://{SERVER_ADDRESS}/",
                       "--http-boot", "Boot/x64/bootmgfw.efi")  # fmt: skip
     rc, result = smoke(run_pebuild, tree, "--firmware", "uefi", "--http-boot",
                        "--expect", rf"{MARKER} bootmgfw\.efi fw=EDK II")  # fmt: skip

@@ -9,8 +9,10 @@ test of slirp proves nothing about the configuration a real server hands out. So
   substituted (both reported), plus command-line log/lease/pid files;
 * proxy mode adds a second namespace behind a veth pair with a second dnsmasq as "the existing
   DHCP server" (sending conf/dhcp-server-252.conf's option 252 when asked);
-* HTTP (wimboot, UEFI HTTP Boot) comes from nginx with the tree's conf/nginx.conf server block,
-  or from Python's http.server when nginx is absent;
+* HTTP (wimboot, UEFI HTTP Boot) comes from nginx with the tree's conf/nginx.conf server block
+  (an error when nginx is missing: no friendlier stand-in server);
+* dnsmasq and nginx drop root for nobody; a tree nobody cannot read is an error, not a reason to
+  run them as root;
 * every TFTP transfer and HTTP request is read back from the server logs; namespaces, links and
   processes are removed on every way out.
 
@@ -248,19 +250,21 @@ def _tftp_event(text: str) -> list[Transfer]:
     return []
 
 
-def _tree_readable(tree: Path) -> bool:
-    """Whether dnsmasq and nginx, which drop root for nobody, can read the tree and reach it.
+def _unreadable(tree: Path) -> Path | None:
+    """The first path dnsmasq and nginx, which drop root for nobody, cannot reach or read; None if none.
 
-    pebuild writes trees 0755/0644 (pebuild.outputs), but one inside a 0700 directory (pytest's
-    tmp_path, a private home) is still out of nobody's reach.
+    pebuild writes trees 0755/0644 (pebuild.outputs); one inside a 0700 directory (pytest's
+    tmp_path, a private home) is out of nobody's reach, as it would be on a real server. The
+    servers are never escalated to root to hide that.
     """
-    if any(not p.stat().st_mode & 0o001 for p in tree.resolve().parents):
-        return False
+    for parent in tree.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return parent
     for path in [tree, *tree.rglob("*")]:
         mode = path.stat().st_mode
         if (path.is_dir() and mode & 0o005 != 0o005) or (path.is_file() and not mode & 0o004):
-            return False
-    return True
+            return path
+    return None
 
 
 @contextlib.contextmanager
@@ -277,7 +281,12 @@ def netboot(tree: Path, mode: str, workdir: Path, *, existing_252: bool = True) 
     main_ns, dhcp_ns = base, f"{base}-dhcp"
     procs = _Procs()
     made: list[str] = []
-    as_root = [] if _tree_readable(tree) else ["--user=root"]
+    blocked = _unreadable(tree)
+    if blocked is not None:
+        raise UsageError(
+            f"{blocked} is not readable by nobody (mode {blocked.stat().st_mode & 0o777:o}): dnsmasq and nginx "
+            "drop root for nobody, as on a real server; make the tree and the directories above it world-readable"
+        )
     report = NetbootReport(mode, BRIDGE, FULL_RANGE if mode == "full" else PROXY_RANGE, None, substituted=was)
     try:
         _ip("netns", "add", main_ns)
@@ -304,7 +313,7 @@ def netboot(tree: Path, mode: str, workdir: Path, *, existing_252: bool = True) 
                     "--conf-file=" + (str(extra) if existing_252 and extra.is_file() else "/dev/null"),
                     "--interface=vd0", "--bind-interfaces", f"--dhcp-range={FULL_RANGE}", "--dhcp-authoritative",
                     "--log-dhcp", "--no-ping", "--pid-file=", f"--dhcp-leasefile={workdir / 'existing.leases'}",
-                    f"--log-facility={workdir / 'existing-dhcp.log'}", *as_root]  # fmt: skip
+                    f"--log-facility={workdir / 'existing-dhcp.log'}"]  # fmt: skip
             existing = procs.start(argv, workdir / "existing-dhcp.out")
             _wait_for(lambda: _logged(workdir / "existing-dhcp.log", "DHCP, IP range"), "the existing DHCP server",
                       existing, workdir / "existing-dhcp.out")  # fmt: skip
@@ -312,7 +321,7 @@ def netboot(tree: Path, mode: str, workdir: Path, *, existing_252: bool = True) 
         (workdir / "dnsmasq.conf").write_text(conf)
         argv = [*_in(main_ns), _which("dnsmasq") or "dnsmasq", "--keep-in-foreground",
                 f"--conf-file={workdir / 'dnsmasq.conf'}", "--pid-file=", f"--dhcp-leasefile={workdir / 'leases'}",
-                f"--log-facility={workdir / 'dnsmasq.log'}", "--no-ping", *as_root]  # fmt: skip
+                f"--log-facility={workdir / 'dnsmasq.log'}", "--no-ping"]  # fmt: skip
         server = procs.start(argv, workdir / "dnsmasq.out")
         _wait_for(
             lambda: _logged(workdir / "dnsmasq.log", "TFTP root is"),
@@ -324,7 +333,7 @@ def netboot(tree: Path, mode: str, workdir: Path, *, existing_252: bool = True) 
         if "http://" in conf or (
             (tree / "boot.ipxe").is_file() and "http://" in (tree / "boot.ipxe").read_text()
         ):
-            report.http_server = _start_http(tree, main_ns, workdir, procs, bool(as_root))
+            report.http_server = _start_http(tree, main_ns, workdir, procs)
             report.logs["http"] = str(workdir / "http-access.log")
         yield Netboot(main_ns, workdir, report, tree)
     finally:
@@ -345,38 +354,29 @@ def _logged(path: Path, text: str) -> bool:
         return False
 
 
-def _start_http(tree: Path, namespace: str, workdir: Path, procs: _Procs, as_root: bool) -> str:
-    """nginx with the tree's own server block (conf/nginx.conf), else Python's http.server."""
+def _start_http(tree: Path, namespace: str, workdir: Path, procs: _Procs) -> str:
+    """nginx with the tree's own server block (conf/nginx.conf); no stand-in server when it is missing."""
     nginx = _which("nginx")
-    if nginx is not None:
-        temp = workdir / "nginx-temp"
-        temp.mkdir(exist_ok=True)
-        mime = Path("/etc/nginx/mime.types")
-        wrapper = workdir / "nginx.conf"
-        wrapper.write_text(
-            f"daemon off;\nmaster_process on;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
-            f"error_log {workdir / 'http-error.log'} info;\n{'user root;' if as_root else 'user nobody nogroup;'}\n"
-            "events { worker_connections 64; }\nhttp {\n"
-            + (f"    include {mime};\n" if mime.is_file() else "")
-            + f"    access_log {workdir / 'http-access.log'};\n"
-            + "".join(f"    {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            + f"    include {tree / 'conf' / 'nginx.conf'};\n}}\n"
-        )  # fmt: skip
-        proc = procs.start([*_in(namespace), nginx, "-c", str(wrapper), "-e", str(workdir / "http-error.log")],
-                           workdir / "http.out")  # fmt: skip
-        kind = "nginx"
-    else:
-        script = (
-            "import functools, http.server, sys\n"
-            "class H(http.server.SimpleHTTPRequestHandler):\n"
-            "    def log_message(self, fmt, *args):\n"
-            "        open(sys.argv[2], 'a').write('%s - - [-] %s\\n' % (self.address_string(), fmt % args))\n"
-            f"http.server.ThreadingHTTPServer(('{SERVER_ADDRESS}', 80), functools.partial(H, directory=sys.argv[1]))"
-            ".serve_forever()\n"
+    if nginx is None:
+        raise ToolError(
+            "nginx not installed (Debian package nginx): the tree's HTTP files are served with conf/nginx.conf"
         )
-        proc = procs.start([*_in(namespace), sys.executable, "-c", script, str(tree), str(workdir / "http-access.log")],
-                           workdir / "http.out")  # fmt: skip
-        kind = "python http.server (nginx not installed)"
+    temp = workdir / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    mime = Path("/etc/nginx/mime.types")
+    wrapper = workdir / "nginx.conf"
+    wrapper.write_text(
+        f"daemon off;\nmaster_process on;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
+        f"error_log {workdir / 'http-error.log'} info;\nuser nobody nogroup;\n"
+        "events { worker_connections 64; }\nhttp {\n"
+        + (f"    include {mime};\n" if mime.is_file() else "")
+        + f"    access_log {workdir / 'http-access.log'};\n"
+        + "".join(f"    {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + f"    include {tree / 'conf' / 'nginx.conf'};\n}}\n"
+    )  # fmt: skip
+    proc = procs.start([*_in(namespace), nginx, "-c", str(wrapper), "-e", str(workdir / "http-error.log")],
+                       workdir / "http.out")  # fmt: skip
+    kind = "nginx"
     _wait_for(lambda: _port_open(namespace, 80), kind, proc, workdir / "http.out")
     return kind
 
