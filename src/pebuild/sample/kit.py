@@ -31,7 +31,7 @@ from pebuild.outputs import TREE, Output, OutputOptions, Transaction, plan_outpu
 from pebuild.sample.bootsets import put_ex_set, sample_boot_sets
 from pebuild.sample.hives import sample_hives
 from pebuild.sample.stubs import ARCHES, bios_program, bootmgr_program, efi_program, pe_standin
-from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, pxeboot_program
+from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, cdboot_program, pxeboot_program
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
 KIT_FORMAT = 4  # 4: signed 2011 set + the 2023 _EX set (issue 14)
@@ -81,7 +81,9 @@ def _efisys(arch: str, noprompt: bool, timestamp: int) -> bytes:
     text = marker(f"boot{efi}.efi") + (" noprompt" if noprompt else "")
     volume_id = stable_guid("pebuild-sample", arch, "efisys", noprompt).int & 0xFFFFFFFF
     return efisys_image(
-        {f"EFI/BOOT/BOOT{efi.upper()}.EFI": efi_program(text, arch)}, timestamp=timestamp, volume_id=volume_id
+        {f"EFI/BOOT/BOOT{efi.upper()}.EFI": cdboot_program(text, arch)},
+        timestamp=timestamp,
+        volume_id=volume_id,
     )
 
 
