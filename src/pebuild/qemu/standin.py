@@ -32,6 +32,14 @@ LINE = re.compile(
     r"bcd=(?P<bcd>\S+) sha256=(?P<digest>[0-9a-f]{16}) sdi=(?P<sdi>\S+) wim=(?P<wim>\S+?)[\r\n]"
 )
 SAMPLE = "PEBUILD-SAMPLE "
+#: what a UEFI boot of an ISO with the sample's efisys.bin (True) or efisys_noprompt.bin (False)
+#: prints once its bootx64.efi found the BCD, the ramdisk and the next boot manager on the disc;
+#: the noprompt image's marker also starts `PEBUILD-SAMPLE bootx64.efi`, so the prompt pattern
+#: must not stop there. `2023 ` is the Secure Boot 2023 boot set's marker suffix.
+UEFI_EXPECT = {
+    True: r"PEBUILD-SAMPLE bootx64\.efi (?:2023 )?next=\S+ bcd=",
+    False: r"PEBUILD-SAMPLE bootx64\.efi noprompt (?:2023 )?next=\S+ bcd=",
+}
 
 
 @dataclass(frozen=True)
