@@ -388,16 +388,8 @@ def _port_open(namespace: str, port: int) -> bool:
 
 #: the stand-in boot managers' verdict line (pebuild.sample.stubs.pxe)
 def check_standin(serial: str, tree: Path, firmware: str) -> tuple[bool, str] | None:
-    """Whether the stand-in boot manager loaded a BCD of the tree made for its firmware.
+    """Whether the stand-in boot manager loaded a BCD of the tree made for its firmware
+    (pebuild.qemu.standin.check_tree)."""
+    from pebuild.qemu.standin import check_tree
 
-    None when the serial log has no stand-in line (real loaders, --expect on something else), or
-    when a UEFI line has no `pxe file=`: bootmgfw.efi then was not started by firmware PXE but from
-    wimboot's virtual disk, whose paths are not the tree's. pebuild.qemu.standin does the comparison.
-    """
-    from pebuild.qemu.standin import check, open_media, parse
-
-    line = parse(serial)
-    if line is None or (firmware == "uefi" and line.pxe_file is None):
-        return None
-    with open_media(tree, "pxe") as media:
-        return check(serial, media, firmware)
+    return check_tree(serial, tree, firmware)

@@ -143,14 +143,25 @@ def check(serial: str, media: Media, firmware: str) -> tuple[bool, str] | None:
     return True, why + (f"; next {sizes['next']}" if "next" in sizes else "")
 
 
+def check_tree(serial: str, tree: Path, firmware: str) -> tuple[bool, str] | None:
+    """`check` against a PXE tree.
+
+    None also when a UEFI line has no `pxe file=`: bootmgfw.efi then was not started by firmware
+    PXE but from wimboot's virtual disk, whose paths are not the tree's.
+    """
+    line = parse(serial)
+    if line is None or (firmware == "uefi" and line.pxe_file is None):
+        return None
+    with open_media(tree, "pxe") as media:
+        return check(serial, media, firmware)
+
+
 def media_check(serial: str, media: Path, kind: str, firmware: str) -> tuple[bool, str] | None:
     """`check` against the booted media: a PXE tree, an ISO or a disk image (`kind` as the runner's)."""
     from pebuild.errors import PebuildError
 
     if kind == "pxe":
-        from pebuild.qemu.netboot import check_standin
-
-        return check_standin(serial, media, firmware)
+        return check_tree(serial, media, firmware)
     if parse(serial) is None:
         return None
     try:
