@@ -45,7 +45,7 @@ def test_amd64_iso_boots_bios_and_uefi(tmp_path: Path) -> None:
     require_tool("qemu-system-x86_64")
     iso = _iso(tmp_path, "amd64")
     _smoke(iso, "bios", "amd64", "PEBUILD-SAMPLE bootmgr bcd=")  # etfsboot.com loaded it
-    _smoke(iso, "uefi", "amd64", "PEBUILD-SAMPLE bootx64.efi")
+    _smoke(iso, "uefi", "amd64", r"PEBUILD-SAMPLE bootx64\.efi fw=")  # efisys.bin, not efisys_noprompt.bin
 
 
 def test_x86_iso_boots_bios(tmp_path: Path) -> None:

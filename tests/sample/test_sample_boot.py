@@ -1,5 +1,7 @@
-"""The kit's own boot files boot: an ISO made from its Media and Oscdimg folders, like copype +
-MakeWinPEMedia would, under SeaBIOS and OVMF. Each run asserts the exact program's marker."""
+"""The kit's own boot files boot: an ISO made from its Media and Oscdimg folders plus its
+winpe.wim as sources/boot.wim, like copype + MakeWinPEMedia would, under SeaBIOS and OVMF. Each
+run asserts the exact program's marker; on amd64 UEFI the efisys stand-in's facts line, which
+smoke compares with the ISO's files (tests/qemu/test_qemu_standin_uefi.py: gutted discs)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from _helpers import require_tool
 from bios_chain import check_iso_line
 from pebuild.qemu import SmokeRequest, find_ovmf, smoke
+from pebuild.qemu.standin import UEFI_EXPECT
 from pebuild.sample import build_sample_source
 
 pytestmark = pytest.mark.smoke
@@ -67,17 +70,25 @@ def test_kit_iso_bios_runs_etfsboot_then_bootmgr(kit_isos: dict[str, Path], tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("variant", "pattern"),
-    [
-        ("prompt", r"PEBUILD-SAMPLE bootx64\.efi fw=EDK II"),
-        ("noprompt", r"PEBUILD-SAMPLE bootx64\.efi noprompt fw="),
-    ],
-)
-def test_kit_iso_uefi_runs_the_efisys_variant(kit_isos: dict[str, Path], variant: str, pattern: str) -> None:
+@pytest.mark.parametrize("prompt", [True, False], ids=["prompt", "noprompt"])
+def test_kit_iso_uefi_runs_the_efisys_variant(
+    kit_isos: dict[str, Path], prompt: bool, tmp_path: Path
+) -> None:
     find_ovmf("amd64")  # a ToolError fails: pebuild's OVMF lookup is under test too
-    result = smoke(SmokeRequest(kit_isos[variant], "uefi", expect=[pattern]))
+    log = tmp_path / "uefi.log"
+    result = smoke(
+        SmokeRequest(
+            kit_isos["prompt" if prompt else "noprompt"], "uefi", expect=[UEFI_EXPECT[prompt]], serial_log=log
+        )
+    )
     assert result.ok, result.reason
+    # the facts line matched the ISO's own files
+    assert "bootx64.efi loaded \\EFI\\Microsoft\\Boot\\BCD (winload.efi, sha256 " in result.reason
+    assert (
+        "ramdisk \\boot\\boot.sdi " in result.reason and "; next \\EFI\\Boot\\bootx64.efi " in result.reason
+    )
+    # the prompt and the noprompt image are told apart: the other image's pattern does not match
+    assert re.search(UEFI_EXPECT[not prompt], log.read_text("latin-1")) is None
 
 
 @pytest.mark.slow

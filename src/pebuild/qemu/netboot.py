@@ -22,7 +22,6 @@ Needs root (CAP_NET_ADMIN); `available()` says why not, and the runner then fall
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import re
@@ -388,35 +387,9 @@ def _port_open(namespace: str, port: int) -> bool:
 
 
 #: the stand-in boot managers' verdict line (pebuild.sample.stubs.pxe)
-_BCD_LINE = re.compile(r"(\S+) (?:pxe file=(\S*) )?bcd=(\S+) sha256=([0-9a-f]{16}) sdi=(\S+) wim=(\S+)")
-
-
 def check_standin(serial: str, tree: Path, firmware: str) -> tuple[bool, str] | None:
-    """Whether the stand-in boot manager loaded a BCD of the tree made for its firmware.
+    """Whether the stand-in boot manager loaded a BCD of the tree made for its firmware
+    (pebuild.qemu.standin.check_tree)."""
+    from pebuild.qemu.standin import check_tree
 
-    None when the serial log has no stand-in line (real loaders, --expect on something else).
-    The BCD is found by the hash the stand-in printed, so a file that differs from the tree's
-    fails; the right firmware means the store's loader is winload.efi (UEFI) or winload.exe (BIOS).
-    """
-    match = _BCD_LINE.search(serial)
-    if match is None:
-        return None
-    program, _file, path, digest, sdi, wim = match.groups()
-    rel = path.replace("\\", "/").lstrip("/")
-    target = tree / rel
-    if not target.is_file():
-        return False, f"{program} loaded {path}, which is not in the tree"
-    data = target.read_bytes()
-    if hashlib.sha256(data).hexdigest()[:16] != digest:
-        return False, f"{program} loaded {path} with sha256 {digest}, not the tree's file"
-    loader = "winload.efi" if firmware == "uefi" else "winload.exe"
-    if loader.encode("utf-16-le") not in data:
-        return False, f"{program} loaded {path}, a store without {loader}: the wrong BCD for {firmware}"
-    sizes = []
-    for name, value in (("sdi", sdi), ("wim", wim)):
-        where, _, size = value.rpartition(":")
-        file = tree / where.replace("\\", "/").lstrip("/")
-        if not where or not size.isdigit() or not file.is_file() or file.stat().st_size != int(size):
-            return False, f"{program} did not get the {name} its BCD names ({value})"
-        sizes.append(f"{where} {size} bytes")
-    return True, f"{program} loaded {path} ({loader}, sha256 {digest}); ramdisk {', '.join(sizes)}"
+    return check_tree(serial, tree, firmware)

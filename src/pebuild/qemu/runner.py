@@ -21,7 +21,7 @@ from pebuild.qemu.detect import resolve_media
 from pebuild.qemu.firmware import find_nic_rom, find_ovmf, find_qemu, find_secure_boot_ovmf
 from pebuild.qemu.kvm import choose_accel
 from pebuild.qemu.model import DEFAULT_TIMEOUTS, SmokeRequest, SmokeResult, _Run
-from pebuild.qemu.process import smm_machine_args
+from pebuild.qemu.process import read_serial, smm_machine_args, strip_ansi
 from pebuild.qemu.watch import watch
 
 _SIZE = re.compile(r"^\d+[MG]?$")
@@ -206,8 +206,12 @@ def smoke(req: SmokeRequest) -> SmokeResult:
                 result = watch(session.request, run, cmd, timeout)
             result = finish(session, run, result)
         else:
+            from pebuild.qemu.standin import apply
+
             cmd = build_command(req, run, accel)
             result = watch(req, run, cmd, timeout)
+            serial = strip_ansi(read_serial(serial_log))
+            result = apply(result, serial, req.media, media_kind(req), req.firmware or "bios")
         result.accel = accel
         result.arch, result.firmware, result.media = req.arch, req.firmware, profile
         result.warnings = warnings + result.warnings

@@ -16,6 +16,8 @@ from pebuild.qemu.qmp import Qmp, QmpError
 POLL_SERIAL = 0.1
 _sleep = time.sleep  # the watch loop's only wait (tests interrupt here)
 POLL_STATUS = 0.5
+#: seconds a matched line may take to reach its line end (an EMS `SAC>` prompt never does)
+SETTLE = 3.0
 _FAILURES = [(re.compile(p), why) for p, why in FAILURE_PATTERNS.items()]
 #: QEMU messages that mean "your machine lacks something", not "your media is bad"
 _ENVIRONMENT_ERRORS = [
@@ -63,6 +65,16 @@ class _Watch:
 
     def done(self) -> bool:
         return len(self.markers) == len(self.expect)
+
+    def lines_ended(self) -> bool:
+        """Whether each matched line has its line end in the log (the stand-ins print whole facts
+        lines; a verdict that compares them must not read one cut off by quitting QEMU)."""
+        clean = strip_ansi(read_serial(self.run.serial_log))
+        for _pattern, rx in self.compiled:
+            match = rx.search(clean)
+            if match is not None and not re.search(r"[\r\n]", clean[match.end() :]):
+                return False
+        return True
 
     def missing(self) -> str:
         return ", ".join(f"'{p}'" for p in self.expect if p not in self.markers)
@@ -131,10 +143,17 @@ def watch(req: SmokeRequest, run: _Run, cmd: list[str], timeout: float) -> Smoke
     with qemu_process(cmd, stderr_path) as proc:
         qmp = connect_qmp(run, proc)
         next_status = 0.0
+        settle_until: float | None = None
         while True:
             reason = state.scan()
-            if state.done() or reason:
+            if reason:
                 break
+            if state.done():
+                settle_until = state.elapsed() + SETTLE if settle_until is None else settle_until
+                if state.lines_ended() or proc.poll() is not None or state.elapsed() > settle_until:
+                    break
+                _sleep(POLL_SERIAL)
+                continue
             if proc.poll() is not None:
                 reason = state.scan() or (
                     None if state.done() else _stderr_reason(stderr_path, proc.returncode)

@@ -107,12 +107,20 @@ def signed_program(
     """A marker EFI program named `name`, with resources, signed by the `generation` TEST signer.
 
     bootmgfw.efi is the PXE-aware stand-in of pebuild.sample.stubs.pxe (issue 13), so a
-    signed one still boots over the network.
+    signed one still boots over the network; cdboot.efi (efisys's bootx64.efi) is its mode that
+    reads the BCD and ramdisk from the disc (issue 20).
     """
-    from pebuild.sample.stubs.pxe import bootmgfw_program
+    from pebuild.sample.stubs.pxe import bootmgfw_program, cdboot_program
 
     text = marker + (EX_SUFFIX if generation == "2023" else "")
-    build = bootmgfw_program if name.lower().startswith("bootmgfw") else efi_program
+    lower = name.lower()
+    build = (
+        bootmgfw_program
+        if lower.startswith("bootmgfw")
+        else cdboot_program
+        if lower == "cdboot.efi"
+        else efi_program
+    )
     program = add_resources(build(text, arch), name, svn)
     leaf = SIGNERS[generation]
     return sign_pe(program, Signer(private_key(leaf), signer_chain(leaf)))

@@ -38,7 +38,12 @@ from pebuild.sample.stubs import (
     etfsboot_program,
     pe_standin,
 )
-from pebuild.sample.stubs.pxe import bootmgfw_program, bootmgr_exe_program, pxeboot_program
+from pebuild.sample.stubs.pxe import (
+    bootmgfw_program,
+    bootmgr_exe_program,
+    cdboot_program,
+    pxeboot_program,
+)
 
 #: bump when the kit's layout or content changes (part of the cache directory name)
 KIT_FORMAT = 4  # 4: signed 2011 set + the 2023 _EX set (issue 14)
@@ -88,7 +93,9 @@ def _efisys(arch: str, noprompt: bool, timestamp: int) -> bytes:
     text = marker(f"boot{efi}.efi") + (" noprompt" if noprompt else "")
     volume_id = stable_guid("pebuild-sample", arch, "efisys", noprompt).int & 0xFFFFFFFF
     return efisys_image(
-        {f"EFI/BOOT/BOOT{efi.upper()}.EFI": efi_program(text, arch)}, timestamp=timestamp, volume_id=volume_id
+        {f"EFI/BOOT/BOOT{efi.upper()}.EFI": cdboot_program(text, arch)},
+        timestamp=timestamp,
+        volume_id=volume_id,
     )
 
 

@@ -11,10 +11,15 @@
 ;      (SHA-256, sha256.inc), finds the .sdi and .wim paths in it (UTF-16LE) and asks their
 ;      sizes with Mtftp(TFTP_GET_FILE_SIZE);
 ;   4. prints `<marker> pxe file=<boot file> bcd=<path> sha256=<8 bytes> sdi=<p>:<n> wim=<p>:<n>`.
-; Started any other way (CD, disk, wimboot's virtual disk, HTTP Boot) it prints
-; `<marker> fw=<FirmwareVendor>` like the plain sample EFI program. Then ResetSystem(shutdown).
-; Errors print one `pebuild-standin bootmgfw.efi: ...` line. Mutable data lives in pool memory
-; (EDK2 may map .text read-only); RIP-relative only, no relocations.
+; Started any other way (CD, USB disk, wimboot's virtual disk) it reads the same facts through the
+; firmware's file systems (efi_fs.inc): the first EFI_SIMPLE_FILE_SYSTEM_PROTOCOL volume that has
+; \EFI\Microsoft\Boot\BCD; it prints `<marker> bcd=... sha256=... sdi=<p>:<n> wim=<p>:<n>`.
+; The byte before the marker record is the mode: 1 = the efisys.bin `bootx64.efi` (cdboot.efi):
+; errors say `bootx64.efi`, the BCD must be found and the boot manager it hands over to,
+; \EFI\Boot\bootx64.efi, must be on the same volume (` next=<path>:<size>` before ` bcd=`).
+; Mode 0 (the media's bootmgfw.efi) with no such volume (HTTP Boot) prints `<marker> fw=<vendor>`.
+; Then ResetSystem(shutdown). Errors print one `pebuild-standin <name>: ...` line. Mutable data
+; lives in pool memory (EDK2 may map .text read-only); RIP-relative only, no relocations.
 ;
 ; Offsets (UEFI 2.x, x64): SystemTable FirmwareVendor 0x18, ConOut 0x40, RuntimeServices 0x58,
 ; BootServices 0x60; BootServices AllocatePool 0x40, HandleProtocol 0x98; ResetSystem 0x68;
@@ -50,6 +55,23 @@ struc CTX
   .bcdlen:  resq 1
   .status:  resq 1
   .linestart: resq 1
+  .handles: resq 1
+  .nhandles: resq 1
+  .sfs:     resq 1
+  .root:    resq 1
+  .fh:      resq 1
+  .fsize:   resq 1
+  .nextsize: resq 1
+  .wpath:   resb 512
+  .info:    resb 1024
+  .iso:     resq 1
+  .bio:     resq 1
+  .mediaid: resq 1
+  .rootlba: resq 1
+  .rootsize: resq 1
+  .flba:    resq 1
+  .dirbuf:  resq 1
+  .dirend:  resq 1
 endstruc
 
 efi_main:
@@ -218,6 +240,7 @@ efi_main:
         jmp print_and_shutdown
 
 not_pxe:
+        call fs_facts                   ; efi_fs.inc: prints and shuts down unless no volume has the BCD
         mov rdi, [rbp + CTX.linestart]
         lea rsi, [s_fw]
         call app_str
@@ -235,7 +258,10 @@ fail:
         push rsi
         lea rdi, [rbp + CTX.line]
         lea rsi, [e_prefix]
-        call app_str
+        cmp byte [data], 0
+        je .p
+        lea rsi, [e_prefix_cd]
+.p:     call app_str
         pop rsi
         call app_str
 print_and_shutdown:
@@ -356,7 +382,7 @@ app_str:
         ret
 
 app_marker:
-        lea rsi, [data]
+        lea rsi, [data + 1]             ; after the mode byte
         movzx ecx, word [rsi]
         add rsi, 2
 .next:  jrcxz .done
@@ -467,6 +493,8 @@ scan_ext:
         ret
 
 %include "sha256.inc"
+%include "efi_fs.inc"
+%include "efi_iso.inc"
 
 guid_loaded_image: db 0xA1, 0x31, 0x1B, 0x5B, 0x62, 0x95, 0xD2, 0x11, 0x8E, 0x3F, 0x00, 0xA0, 0xC9, 0x69, 0x72, 0x3B
 guid_pxe:          db 0x03, 0xE6, 0xC4, 0x03, 0x28, 0xAC, 0xD3, 0x11, 0x9A, 0x2D, 0x00, 0x90, 0x27, 0x3F, 0xC1, 0x4D
@@ -482,6 +510,7 @@ s_ext_wim: db ".wim"
 s_failed:  db "failed", 0
 s_status:  db " status=0x", 0
 e_prefix:  db "pebuild-standin bootmgfw.efi: ", 0
+e_prefix_cd: db "pebuild-standin bootx64.efi: ", 0
 e_mode:    db "no DHCPACK in the PXE base code mode", 0
 e_nofile:  db "no boot file name in the DHCP packet's file field: status 0xc0000225", 0
 e_pool:    db "AllocatePool failed", 0

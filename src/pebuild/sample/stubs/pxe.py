@@ -7,12 +7,17 @@
   pxeboot stand-in jumps to (in the DOS-stub area: option 252 or \\Boot\\BCD, BCD over TFTP,
   SHA-256, ramdisk sizes; bootmgr_rm.asm) and the PE32 entry wimboot calls on BIOS
   (bootmgr_pm.asm).
-* `bootmgfw_program`: bootmgfw.efi. x64: the same steps through EFI_PXE_BASE_CODE_PROTOCOL,
-  and the plain `<marker> fw=<vendor>` line when not started by PXE (bootmgfw_x64.asm); other
-  architectures get the plain sample EFI program.
+* `bootmgfw_program`: bootmgfw.efi. x64: the same steps through EFI_PXE_BASE_CODE_PROTOCOL; not
+  started by PXE (CD, USB disk) the same facts through the firmware's file systems (efi_fs.inc),
+  or the plain `<marker> fw=<vendor>` line when no volume has \\EFI\\Microsoft\\Boot\\BCD (HTTP
+  Boot); other architectures get the plain sample EFI program.
+* `cdboot_program`: the efisys.bin `bootx64.efi` (cdboot.efi), x64: the same program in mode 1:
+  the BCD must be on some volume, and the boot manager it hands over to (\\EFI\\Boot\\bootx64.efi)
+  beside it; it prints ` next=<path>:<size>` before ` bcd=`.
 
 Their verdict lines (docs/sample.md): `<marker> file=...` (pxeboot), `<marker> bcd=\\Boot\\x64\\BCD
 sha256=<16 hex> sdi=<path>:<size> wim=<path>:<size>` (boot managers; bootmgfw adds `pxe file=`),
+`<marker> [next=<path>:<size> ]bcd=\\EFI\\Microsoft\\Boot\\BCD ...` (from a CD or disk),
 `<marker> bootapp=BOOT APP` (bootmgr.exe under wimboot), and on failure one line
 `pebuild-standin <name>: ...` without the marker.
 """
@@ -52,6 +57,17 @@ def bootmgfw_program(marker: str, arch: str = "amd64") -> bytes:
     """bootmgfw.efi stand-in: the PXE-aware program on amd64, the plain sample EFI program elsewhere."""
     if arch != "amd64":
         return efi_program(marker, arch)
+    return _x64_boot_manager(marker, mode=0)
+
+
+def cdboot_program(marker: str, arch: str = "amd64") -> bytes:
+    """efisys.bin's bootx64.efi (cdboot.efi) stand-in: mode 1 of the x64 program, plain elsewhere."""
+    if arch != "amd64":
+        return efi_program(marker, arch)
+    return _x64_boot_manager(marker, mode=1)
+
+
+def _x64_boot_manager(marker: str, mode: int) -> bytes:
     _check_marker(marker, MARKER_MAX)
-    text = BOOTMGFW_X64_CODE + obfuscate(marker)
+    text = BOOTMGFW_X64_CODE + bytes([mode]) + obfuscate(marker)
     return build_pe(PeImage(arch="amd64", subsystem=IMAGE_SUBSYSTEM["efi_application"], text=text))
