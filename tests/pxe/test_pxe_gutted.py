@@ -35,9 +35,9 @@ def boot_wim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("firmware", ["bios", "uefi"])
 @pytest.mark.parametrize("gone", ["BCD", "boot.sdi", "boot.wim"])
 def test_a_tree_without_its_boot_files_fails_the_smoke(
-    boot_wim: Path, tmp_path: Path, run_pebuild, firmware: str, gone: str
+    boot_wim: Path, tmp_path: Path, world: Path, run_pebuild, firmware: str, gone: str
 ) -> None:  # type: ignore[no-untyped-def]
-    tree = tmp_path / "pxe"
+    tree = world / "pxe"  # dnsmasq drops root for nobody, as on a real server
     proc = subprocess.run(
         [*PEBUILD_CMD, "pxe", str(boot_wim), str(tree), *FULL], capture_output=True, text=True
     )
