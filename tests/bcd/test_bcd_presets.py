@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hive_check import check_structure, hivex_view
+from hive_check import check_structure, hivex_view, reg_data
 
 from _helpers import BCD_FIXTURES, require_tool
 from pebuild.bcd import ALIASES, BcdStore, presets
@@ -161,10 +161,8 @@ def test_preset_stores_open_in_hivex_and_regipy(preset: str, tmp_path: Path) -> 
     for guid, obj in store.objects.items():
         for eid, value in obj.elements.items():
             stored = view[f"Objects\\{{{guid}}}\\Elements\\{eid:08x}"]["Element"]
-            assert stored.replace("dword:", "") != ""
-            assert value.data.hex() in stored.replace(",", "").replace("hex(3):", "").replace(
-                "hex(1):", ""
-            ).replace("hex(7):", "")
+            assert value.data, f"{guid} {eid:08x}: empty element"
+            assert stored == reg_data(value.type, value.data), (guid, f"{eid:08x}")
     reg = RegistryHive(str(out))
     timeout = reg.get_key(f"\\Objects\\{{{A['{bootmgr}']}}}\\Elements\\25000004")
     assert next(timeout.iter_values()).value == "1e00000000000000"

@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hive_check import check_structure, hivex_export
+from hive_check import check_structure, hivex_export, hivex_view
 
 from _helpers import BCD_FIXTURES, require_tool
 from pebuild.hive import Hive, RegType, save_hive, serialize_hive
@@ -97,7 +97,12 @@ def test_preserve_delete_frees_and_fixes_refcounts(bcd_fixtures: Path, tmp_path:
     counts = check_structure(out.read_bytes())
     assert counts["keys"] == sum(1 for _ in Hive.open(out).root.walk())
     text = hivex_export(out)
-    assert "b2721d73" not in text.split("[HKEY_LOCAL_MACHINE\\BCD00000000\\Objects\\{b2721d73")[0][-10:]
     assert "{b2721d73-1db4-4c62-bf78-c548a880142d}]" not in text
+    gone = "objects\\{b2721d73-1db4-4c62-bf78-c548a880142d}"
+    view, original = hivex_view(out), hivex_view(bcd_fixtures / "win10-setup-pcat.bcd")
+    assert any(k.lower().startswith(gone) for k in original)
+    assert not any(k.lower().startswith(gone) for k in view)  # the object and all its elements
+    kept = {k: v for k, v in original.items() if not k.lower().startswith(gone)}
+    assert {k: v for k, v in view.items() if "00000000-0000-0000-0000-000000000001" not in k} == kept
     assert '{00000000-0000-0000-0000-000000000001}\\Description]\n"Type"=dword:10200003' in text
     assert len(Hive.open(out).root.subkey("Objects").subkeys) == before

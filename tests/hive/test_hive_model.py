@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -64,10 +65,27 @@ def test_new_hive_as_hivex_sees_it(minor: int, tmp_path: Path) -> None:
     assert hivex_view(out) == expected_view()
 
 
+def _data_cell_of(data: bytes, name: str) -> bytes:
+    """The data cell of the only value called `name`, found with struct (vk layout, formats.md §1)."""
+    raw = name.encode("latin-1")
+    hits = [m.start() for m in re.finditer(re.escape(b"vk" + struct.pack("<H", len(raw))), data)]
+    hits = [h for h in hits if data[h + 20 : h + 20 + len(raw)] == raw]
+    assert len(hits) == 1, hits
+    offset = struct.unpack_from("<I", data, hits[0] + 8)[0]
+    size = -struct.unpack_from("<i", data, 4096 + offset)[0]
+    assert size > 0, "data offset is not an allocated cell"
+    return data[4096 + offset + 4 : 4096 + offset + size]
+
+
 @pytest.mark.parametrize("minor", [3, 5])
 def test_big_data_only_above_minor_3(minor: int) -> None:
+    """A 20 KiB value: minor 5 writes a db record (two segments), minor 3 one plain data cell."""
     data = serialize_hive(build(minor), timestamp=0)
-    assert (b"db" + struct.pack("<H", 2)) in data if minor == 5 else True
+    payload = _data_cell_of(data, "Blob")
+    if minor == 5:
+        assert payload[:4] == b"db" + struct.pack("<H", 2)
+    else:
+        assert payload[:20480] == bytes(range(256)) * 80
     back = Hive.parse(data).root.open("software\\VENDOR").get_value("blob")
     assert back is not None and back.data == bytes(range(256)) * 80
 
