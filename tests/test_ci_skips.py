@@ -7,6 +7,7 @@ outcome, so what is checked is what a CI run would print and exit with.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -145,7 +146,12 @@ def test_outside_ci_skips_stay_skips(tmp_path: Path, ci: str | None) -> None:
 
 
 def test_allow_list_patterns_match_whole_node_ids() -> None:
-    from conftest import CI_SKIP_ALLOWED, ci_skip_allowed
+    # by path: under xdist `conftest` may name another directory's conftest module
+    spec = importlib.util.spec_from_file_location("root_conftest", Path(__file__).with_name("conftest.py"))
+    assert spec is not None and spec.loader is not None
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    CI_SKIP_ALLOWED, ci_skip_allowed = root_conftest.CI_SKIP_ALLOWED, root_conftest.ci_skip_allowed
 
     allowed = {"tests/a.py::test_b[*]": "why", "tests/c.py::*": "why not"}
     assert ci_skip_allowed("tests/a.py::test_b[x86]", allowed) == "why"
