@@ -69,3 +69,20 @@ def test_a_tree_without_its_boot_files_fails_the_smoke(
             f"wrong boot: {'bootmgr.exe' if firmware == 'bios' else 'bootmgfw.efi'} did not get the {name}"
             in reason
         )
+
+
+def test_a_tree_without_its_dnsmasq_conf_is_refused(boot_wim: Path, world: Path, run_pebuild) -> None:  # type: ignore[no-untyped-def]
+    """--pxe-server dnsmasq serves the tree's own conf/dnsmasq.conf: without it, a usage error, not a boot.
+
+    (`auto` boots such a tree through QEMU's own TFTP with a warning: docs/smoke.md.)"""
+    tree = world / "pxe"
+    run_pebuild("pxe", str(boot_wim), str(tree), *FULL, check=True)
+    (tree / "conf" / "dnsmasq.conf").unlink()
+    proc = run_pebuild("smoke", str(tree), "--pxe", "--pxe-server", "dnsmasq", "--firmware", "bios",
+                       "--expect", MARKER, "--json")  # fmt: skip
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert (
+        proc.stderr.startswith("pebuild: ")
+        and "has no conf/dnsmasq.conf: not a tree written by pebuild pxe" in proc.stderr
+    )
