@@ -204,18 +204,21 @@ def serve(the_lab: Lab, name: str, argv: list[str], log: Path, proto: str, port:
 
 def dnsmasq(the_lab: Lab, conf: Path, work: Path, *, prefix: tuple[str, ...] = (), log_name: str = "dnsmasq.log"
             ) -> contextlib.AbstractContextManager[Server]:  # fmt: skip
-    """dnsmasq from the tree's conf as its header says to run it; added: log, pid and lease paths, and
-    --user=root because pebuild's trees are still mode 0700 (issue 12) and dnsmasq drops to nobody.
-    `prefix` wraps the command (e.g. prlimit)."""
+    """dnsmasq from the tree's conf as docs/pxe.md and the file's header run it
+    (`dnsmasq --keep-in-foreground --conf-file=CONF`); added: log, pid and lease paths only. No
+    --user: it drops root for nobody as on a real server, so the tree (pebuild writes 0755/0644) and
+    every directory above it must be world-readable. `prefix` wraps the command (e.g. prlimit)."""
     log = work / log_name
     argv = [*prefix, tool("dnsmasq") or "dnsmasq", "--keep-in-foreground", f"--conf-file={conf}", "--pid-file=",
-            "--user=root", f"--log-facility={log}", f"--dhcp-leasefile={work / 'dnsmasq.leases'}"]  # fmt: skip
+            f"--log-facility={log}", f"--dhcp-leasefile={work / 'dnsmasq.leases'}"]  # fmt: skip
     return serve(the_lab, "dnsmasq", argv, log, "udp", 69)
 
 
-NGINX_MAIN = """# nginx main configuration of the scale bench: only paths; the server block is the tree's own.
+NGINX_MAIN = """# nginx main configuration of the PXE benches: paths, the workers' user (nobody, as
+# pebuild.qemu.netboot's wrapper) and limits; the server block is the tree's own.
 daemon off;
 master_process on;
+user nobody nogroup;
 worker_processes auto;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
@@ -234,7 +237,8 @@ http {{
 
 
 def nginx(the_lab: Lab, server_block: Path, work: Path) -> contextlib.AbstractContextManager[Server]:
-    """nginx with the tree's generated server block (conf/nginx.conf) included from a minimal http {}."""
+    """nginx with the tree's generated server block (conf/nginx.conf) included from a minimal http {};
+    its workers run as nobody."""
     main = work / "nginx-main.conf"
     main.write_text(NGINX_MAIN.format(work=work, server_block=server_block))
     argv = [tool("nginx") or "nginx", "-p", str(work), "-c", str(main)]

@@ -1,37 +1,40 @@
-"""Benchmark the PXE tree as served by the generated dnsmasq.conf: TFTP transfer time of a 400 MB
+"""Benchmark the PXE tree as served by the generated configuration: TFTP transfer time of a 400 MB
 boot.wim with default options (RFC 1350, 512-byte blocks) vs the block/window size the tree's BCD asks
 for, plus the HTTP path iPXE + wimboot takes, and the tree write itself vs `cp`.
 
-dnsmasq runs from the tree's own conf/dnsmasq.conf in a network namespace created here (root, or
-unprivileged user namespaces), listening on 127.0.0.1 only, and is always killed at the end. Timing
-client: atftp (C) for TFTP and curl for HTTP, because a Python client would measure itself; the
-options dnsmasq granted come from a minimal Python client's view of the OACK. Loopback has no loss and
-a 64 KiB MTU, so the figures show protocol overhead (round trips per byte), not a real LAN.
+The servers run as users run them (docs/pxe.md) and as the tests and `pebuild smoke --pxe` start
+them: dnsmasq from the tree's own conf/dnsmasq.conf (`--keep-in-foreground --conf-file=`, no
+`--user`: it drops root for nobody) and nginx with the tree's conf/nginx.conf in a minimal http {}
+whose workers run as nobody, so the tree and the directories above it are world-readable. They sit
+in a server namespace; the client is in another namespace behind a Linux bridge, on veth links with
+Ethernet's 1500-byte MTU (bench/_netlab.py), so dnsmasq grants what it would on a LAN (1468 at most)
+rather than loopback's 64 KiB. Everything is removed at the end. Timing client: atftp (C) for TFTP
+and curl for HTTP, because a Python client would measure itself; the options dnsmasq granted come
+from a minimal Python client's view of the OACK. A veth has no wire and no loss, so the figures show
+protocol overhead (round trips per byte), not a real LAN. Needs root (network namespaces).
 Run: .venv/bin/python bench/bench_pxe.py [--runs N] [--size-mb M] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+import _netlab as lab_
 
 ROOT = Path(__file__).resolve().parents[1]
 TFTP_CLIENT = ROOT / "tests" / "pxe" / "_tftp_client.py"
 WIM = "Boot/x64/Images/boot.wim"
-HTTP_PORT = 8069
 
 
 def make_boot_wim(work: Path, size_mb: int) -> Path:
@@ -75,39 +78,16 @@ def bcd_tftp_options(bcd: Path) -> tuple[int, int]:
     return values["35000007"], values["35000008"]
 
 
-@contextlib.contextmanager
-def dnsmasq_netns(conf: Path, log: Path) -> Iterator[list[str]]:
-    """dnsmasq from `conf` in a fresh network namespace; yields the nsenter prefix for clients."""
-    if os.geteuid() == 0:
-        unshare = ["unshare", "--net", "--"]
-        enter = lambda pid: ["nsenter", f"--net=/proc/{pid}/ns/net", "--"]  # noqa: E731
-    else:
-        unshare = ["unshare", "--map-root-user", "--net", "--"]
-        enter = lambda pid: ["nsenter", "-t", str(pid), "--user", "--net", "--preserve-credentials", "--"]  # noqa: E731
-    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-    args = [dnsmasq, "--keep-in-foreground", f"--conf-file={conf}", "--listen-address=127.0.0.1",
-            "--bind-interfaces", "--pid-file=", "--user=root", f"--log-facility={log}"]  # fmt: skip
-    proc = subprocess.Popen([*unshare, "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *args],
-                            start_new_session=True)  # fmt: skip
-    try:
-        prefix = enter(proc.pid)
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"dnsmasq did not start: {log.read_text() if log.exists() else ''}")
-            out = subprocess.run(
-                [*prefix, "ss", "-Hlun", "sport = :69"], capture_output=True, text=True
-            ).stdout
-            if "127.0.0.1:69" in out:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit("dnsmasq did not listen on 127.0.0.1:69")
-            time.sleep(0.05)
-        yield prefix
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+def dnsmasq_user(pid: int) -> str:
+    """Who the running dnsmasq is: it must have dropped root for nobody, as on a real server."""
+    import pwd
+
+    uid = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("Uid:")).split()[1]  # fmt: skip
+    name = pwd.getpwuid(int(uid)).pw_name
+    if name == "root":
+        raise SystemExit("bench_pxe: dnsmasq kept root; the bench must measure the documented command")
+    return name
 
 
 def timed(argv: list[str]) -> float:
@@ -130,21 +110,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size-mb", type=int, default=400)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args(argv)
-    for tool in ("dnsmasq", "atftp", "curl", "hivexregedit", "unshare", "nsenter", "ss"):
-        if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
-            print(f"bench_pxe: {tool} not installed", file=sys.stderr)
-            return 1
+    missing = lab_.missing_tools(("dnsmasq", "nginx", "atftp", "curl", "hivexregedit", "unshare", "nsenter",
+                                  "ip", "ss"))  # fmt: skip
+    if missing:
+        print(f"bench_pxe: not installed: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    if os.geteuid() != 0:
+        print("bench_pxe: needs root (network namespaces joined by veth pairs)", file=sys.stderr)
+        return 1
     from pebuild.pxe import PxeRequest, write_pxe_tree
 
     work = Path(tempfile.mkdtemp(prefix="bench-pxe-", dir=args.keep))
+    work.chmod(0o755)  # dnsmasq and nginx's workers run as nobody and read the tree below it
     try:
         wim = make_boot_wim(work, args.size_mb)
         size = wim.stat().st_size
         tree = work / "pxe"
         write_times, cp_times = [], []
+        subnet = f"{lab_.SERVER_IP.rsplit('.', 2)[0]}.0.0"  # proxy-DHCP on the lab's subnet
         for i in range(args.runs):
             start = time.perf_counter()
-            write_pxe_tree(PxeRequest(dest=tree, boot_wim=wim, dhcp_range="10.99.0.0", timestamp=1))
+            write_pxe_tree(PxeRequest(dest=tree, boot_wim=wim, dhcp_range=subnet, interface=lab_.SERVER_IF,
+                                      timestamp=1))  # fmt: skip
             write_times.append(time.perf_counter() - start)
             cp_times.append(timed(["cp", str(wim), str(work / f"cp-{i}.wim")]))
             (work / f"cp-{i}.wim").unlink()
@@ -158,52 +145,51 @@ def main(argv: list[str]) -> int:
         granted: dict[str, dict[str, str]] = {}
         times: dict[str, list[float]] = {name: [] for name in configs}
         http: list[float] = []
-        with dnsmasq_netns(tree / "conf/dnsmasq.conf", work / "dnsmasq.log") as ns:
+        server_ip = lab_.SERVER_IP
+        with (
+            lab_.lab(1) as the_lab,
+            lab_.dnsmasq(the_lab, tree / "conf/dnsmasq.conf", work) as dnsmasq,
+            lab_.nginx(the_lab, tree / "conf/nginx.conf", work),
+        ):
+            ns = the_lab.clients[0].enter()
+            # the server NIC's MTU, which dnsmasq caps blksize by (`ip`, not /sys: nsenter keeps the host's sysfs)
+            link = the_lab.server.sh(f"ip -o link show dev {lab_.SERVER_IF}").split()
+            mtu = link[link.index("mtu") + 1]
+            user = dnsmasq_user(dnsmasq.proc.pid)
             for name, opts in configs.items():
                 wanted = {o.split()[0]: int(o.split()[1]) for o in opts[1::2]}
                 probe = subprocess.run(
-                    [*ns, sys.executable, str(TFTP_CLIENT), "127.0.0.1", "69", "\\Boot\\x64\\boot.sdi", *[f"--option={k}={v}" for k, v in wanted.items()]],
-                    check=True, capture_output=True, text=True,
+                    [*ns, sys.executable, str(TFTP_CLIENT), server_ip, "69", "\\Boot\\x64\\boot.sdi", *[f"--option={k}={v}" for k, v in wanted.items()]],
+                    check=True, capture_output=True, text=True, timeout=120,
                 )  # fmt: skip
                 granted[name] = json.loads(probe.stdout)["oack"]
                 out = work / "fetched.wim"
-                subprocess.run([*ns, "atftp", *opts, "-g", "-r", WIM, "-l", str(out), "127.0.0.1", "69"],
+                subprocess.run([*ns, "atftp", *opts, "-g", "-r", WIM, "-l", str(out), server_ip, "69"],
                                check=True, capture_output=True)  # fmt: skip
                 if sha256(out) != sha256(wim):
                     raise SystemExit(f"{name}: fetched boot.wim differs")
                 out.unlink()
-            server = subprocess.Popen(
-                [*ns, sys.executable, "-m", "http.server", str(HTTP_PORT), "--bind", "127.0.0.1",
-                 "--directory", str(tree)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-            try:
-                url = f"http://127.0.0.1:{HTTP_PORT}/{WIM}"
-                for _ in range(100):
-                    if subprocess.run(
-                        [*ns, "curl", "-sf", "-o", "/dev/null", url + ".missing"]
-                    ).returncode in (22,):
-                        break
-                    time.sleep(0.05)
-                for _ in range(args.runs):  # alternate configurations so drift hits all alike
-                    for name, opts in configs.items():
-                        times[name].append(
-                            timed(
-                                [*ns, "atftp", *opts, "-g", "-r", WIM, "-l", "/dev/null", "127.0.0.1", "69"]
-                            )
-                        )
-                    http.append(timed([*ns, "curl", "-sf", "-o", "/dev/null", url]))
-            finally:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=10)
-        report(args, size, block, window, configs, granted, times, http, write_times, cp_times)
+            url = f"http://{server_ip}/{WIM}"
+            out = work / "fetched-http.wim"
+            subprocess.run([*ns, "curl", "-sfS", "-o", str(out), url], check=True, capture_output=True)
+            if sha256(out) != sha256(wim):
+                raise SystemExit("HTTP: fetched boot.wim differs")
+            out.unlink()
+            for _ in range(args.runs):  # alternate configurations so drift hits all alike
+                for name, opts in configs.items():
+                    times[name].append(
+                        timed([*ns, "atftp", *opts, "-g", "-r", WIM, "-l", "/dev/null", server_ip, "69"])
+                    )
+                http.append(timed([*ns, "curl", "-sf", "-o", "/dev/null", url]))
+        setup = {"mtu": mtu, "dnsmasq_user": user}
+        report(args, size, block, window, configs, granted, times, http, write_times, cp_times, setup)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
-def report(args, size, block, window, configs, granted, times, http, write_times, cp_times) -> None:  # type: ignore[no-untyped-def]
+def report(args, size, block, window, configs, granted, times, http, write_times, cp_times, setup) -> None:  # type: ignore[no-untyped-def]
     mb = size / 1e6
     base = statistics.median(times[next(iter(configs))])
     dnsmasq_version = subprocess.run(["dnsmasq", "--version"], capture_output=True, text=True).stdout
@@ -214,9 +200,12 @@ def report(args, size, block, window, configs, granted, times, http, write_times
         "## PXE: TFTP transfer of boot.wim from the generated dnsmasq.conf",
         "",
         f"`bench/bench_pxe.py --runs {args.runs} --size-mb {args.size_mb}`: a {mb:.0f} MB boot.wim in a tree "
-        "written by `write_pxe_tree`, served by dnsmasq started from the tree's own `conf/dnsmasq.conf` in a "
-        "private network namespace (127.0.0.1, loopback MTU 65536: no loss, so this measures protocol "
-        f"overhead, not a LAN). Client: atftp (C) for TFTP, curl for HTTP. Medians of {args.runs} runs, "
+        "written by `write_pxe_tree`, served as docs/pxe.md runs the servers: dnsmasq from the tree's own "
+        f"`conf/dnsmasq.conf` (no `--user`; it ran as {setup['dnsmasq_user']}) and nginx with the tree's "
+        "`conf/nginx.conf` (workers as nobody), in a server namespace; the client in another namespace "
+        f"behind a Linux bridge, veth links at MTU {setup['mtu']} (bench/_netlab.py; a veth has no wire and "
+        "no loss, so this measures protocol overhead, not a LAN). Client: atftp (C) for TFTP, curl for "
+        f"HTTP; every configuration's first copy checked by sha256. Medians of {args.runs} runs, "
         "configurations alternated.",
         f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, shared with "
         f"other builds while measured (load average {os.getloadavg()[0]:.1f} at the end). {dnsmasq_version}; "
@@ -231,17 +220,23 @@ def report(args, size, block, window, configs, granted, times, http, write_times
         spread = f"{min(times[name]):.2f}–{max(times[name]):.2f}"
         lines.append(f"| TFTP, {name} | {oack} | {med:.2f} | {spread} | {mb / med:.0f} | {base / med:.2f}x |")
     med_http = statistics.median(http)
-    lines.append(f"| HTTP (iPXE + wimboot path), python http.server | — | {med_http:.2f} | "
+    lines.append(f"| HTTP (iPXE + wimboot path), nginx | — | {med_http:.2f} | "
                  f"{min(http):.2f}–{max(http):.2f} | {mb / med_http:.0f} | {base / med_http:.2f}x |")  # fmt: skip
     write_med, cp_med = statistics.median(write_times), statistics.median(cp_times)
+    tuned = granted[f"tree's BCD: blksize {block}, windowsize {window}"]
+    if "windowsize" in tuned:
+        windowed = f"dnsmasq granted `windowsize {tuned['windowsize']}` (RFC 7440)."
+    else:
+        windowed = (f"dnsmasq grants `blksize` and `tsize` but does not implement RFC 7440 `windowsize`: the BCD's "
+                    f"window of {window} is left out of the OACK and the transfer runs lock-step, so on dnsmasq "
+                    f"the gain comes from the {block}-byte blocks alone.")  # fmt: skip
+    big = granted["blksize 8192 (common guide value; needs jumbo frames on a LAN)"].get("blksize", "nothing")
     lines += [
         "",
-        f"dnsmasq 2.90 grants `blksize` and `tsize` but does not implement RFC 7440 `windowsize`: the BCD's "
-        f"window of {window} is left out of the OACK and the transfer runs lock-step, so on dnsmasq the gain "
-        f"comes from the {block}-byte blocks alone. The 8192 request is cut to dnsmasq's default packet "
-        "buffer (2263) because this tree's conf is for the BCD's block size; a tree written with "
-        "`--block-size 8192` raises `edns-packet-max` and is granted 8192 (tests/pxe). On a LAN the "
-        "interface MTU caps it too (1468 on 1500-byte Ethernet). See docs/pxe.md.",
+        f"{windowed} On a {setup['mtu']}-byte link the 8192 request was granted {big}: dnsmasq caps blksize at "
+        "the interface MTU minus 32 and at its packet buffer (2263 by default); a tree written with "
+        "`--block-size 8192` raises `edns-packet-max` and is granted 8192 on a 9000-byte jumbo-frame link "
+        "(tests/pxe/test_pxe_tftp.py). See docs/pxe.md.",
         "",
         f"Writing the tree (`write_pxe_tree`, {mb:.0f} MB boot.wim + boot files + 4 BCDs + configs): median "
         f"{write_med:.2f} s vs `cp` of the boot.wim alone {cp_med:.2f} s (ratio {write_med / cp_med:.2f}); "

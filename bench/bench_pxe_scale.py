@@ -92,8 +92,7 @@ def build_tree(work: Path, size_mb: int, name: str = "") -> tuple[Path, Path, st
     tree = work / f"tree-{name}"
     result = write_pxe_tree(PxeRequest(dest=tree, boot_wim=wim, dhcp_range=f"{lab_.SERVER_IP.rsplit('.', 2)[0]}.0.0",
                                        interface=lab_.SERVER_IF, timestamp=1))  # fmt: skip
-    wim.unlink()
-    tree.chmod(0o755)  # pebuild's trees are 0700 until issue 12 lands; nginx's workers run as nobody
+    wim.unlink()  # the tree is 0755/0644 as pebuild writes it: dnsmasq and nginx's workers run as nobody
     return tree, tree / result.arches[0].boot_wim, result.arches[0].boot_wim
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from _helpers import REPO_ROOT, require_tool
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 import _netlab as netlab
+import bench_pxe
 import bench_pxe_scale as scale
 
 
@@ -35,6 +37,19 @@ def work() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _worker_users(master: int) -> set[str]:
+    """The users of the processes whose parent is `master` (nginx's workers)."""
+    users = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields["PPid"]) == master:
+            users.add(pwd.getpwuid(int(fields["Uid"].split()[0])).pw_name)
+    return users
 
 
 def _gone(pid: int) -> bool:
@@ -57,8 +72,10 @@ def test_two_clients_fetch_boot_wim_over_tftp_and_http_from_the_generated_config
         assert the_lab.clients[0].sh("ip -4 -o addr show dev eth0").split()[3] == "10.213.1.10/16"
         assert scale.oack_probe(the_lab, tree, block, window, work) == f"`blksize {block}`"
         with netlab.dnsmasq(the_lab, tree / "conf/dnsmasq.conf", work) as dnsmasq:
+            assert bench_pxe.dnsmasq_user(dnsmasq.proc.pid) == "nobody"  # the documented command: no --user
             tftp = scale.run_clients(the_lab, dnsmasq, "TFTP", "veth", 2, tree, rel, block, window, 60, work)
         with netlab.nginx(the_lab, tree / "conf/nginx.conf", work) as nginx:
+            assert _worker_users(nginx.proc.pid) == {"nobody"}  # workers dropped root, as netboot's nginx
             http = scale.run_clients(the_lab, nginx, "HTTP", "veth", 2, tree, rel, block, window, 60, work)
         servers = [dnsmasq.proc.pid, nginx.proc.pid]
     for res in (tftp, http):

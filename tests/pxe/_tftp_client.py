@@ -3,9 +3,9 @@
 Used by the PXE tests and the benchmark to see exactly what the server
 acknowledged (its OACK) and to fetch a file. Run as a script, it prints one
 JSON line: {"oack": {...}, "size": N, "sha256": "...", "blocks": N, "seconds": S}.
-It speaks only to the address it is given (the tests use 127.0.0.1 in a
-network namespace of their own) and gives up after a bounded number of
-retries, so it can never loop forever.
+It speaks only to the address it is given (the tests and benches use the
+server end of a veth pair between network namespaces of their own) and gives
+up after a bounded number of retries, so it can never loop forever.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _dhcp_client import FIRMWARE_REQUEST_LIST
 from pxe_support import SERVER_IP, netns_dhcp
 
 from pebuild.pxe import PxeRequest, write_pxe_tree
@@ -61,6 +62,9 @@ def test_a_252_line_that_is_not_forced_never_reaches_firmware(
 ) -> None:
     """The regression of issue 13: a plain dhcp-option 252 is sent only on request, and firmware never
     requests it (the test client asks what EDK2's PXE asks), so the offer carries no BCD path."""
+    # the client is firmware-like: its option 55 is EDK2's list, which never names 252 (else this
+    # test could not see a plain dhcp-option 252 go missing)
+    assert 252 not in FIRMWARE_REQUEST_LIST and 67 in FIRMWARE_REQUEST_LIST
     dest = world / "pxe"
     req = PxeRequest(dest=dest, boot_wim=wims["amd64"], arches=["amd64"], dhcp_mode="full", interface="veth0",
                      dhcp_range="10.77.0.100,10.77.0.150,12h", timestamp=1)  # fmt: skip

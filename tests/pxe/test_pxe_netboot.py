@@ -10,6 +10,7 @@ boot.wim that BCD names; the marker is new per run, so a stale log cannot pass.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -141,15 +142,25 @@ def test_ipxe_and_wimboot_over_http(boot_wim: Path, world: Path, run_pebuild, fi
     assert rc == 0, result["reason"]
     assert result["netboot"]["http_server"] == "nginx"  # type: ignore[index]  # never a stand-in server
     served = transfers(result)
-    for path in (
+    files = (
         "/boot.ipxe",
         "/wimboot",
         "/Boot/x64/BCD.wimboot",
         "/Boot/x64/boot.sdi",
         "/Boot/x64/Images/boot.wim",
-    ):
+    )
+    for path in files:
         assert served[path] == "200", path
     assert not any(outcome == "sent" for outcome in served.values())  # nothing over TFTP
+    # nginx's own access log (combined format): QEMU's iPXE (its User-Agent) fetched boot.ipxe first,
+    # then every file only the script names, each whole (bytes sent = the tree's file): the script ran
+    log = Path(result["netboot"]["logs"]["http"]).read_text()  # type: ignore[index]
+    requests = re.findall(r'"GET (\S+) HTTP/[\d.]+" (\d{3}) (\d+) "[^"]*" "([^"]*)"', log)
+    assert requests and requests[0][:2] == ("/boot.ipxe", "200"), requests
+    assert all(agent.startswith("iPXE/") for *_, agent in requests), requests
+    whole = {path: int(sent) for path, status, sent, _ in requests if status == "200"}
+    for path in files:
+        assert whole[path] == (tree / path.lstrip("/")).stat().st_size, (path, whole)
 
 
 def test_uefi_http_boot(boot_wim: Path, world: Path, run_pebuild) -> None:  # type: ignore[no-untyped-def]

@@ -39,8 +39,15 @@ def digest(path: Path) -> str:
 
 
 def bcd_block_size(tree: Path) -> int:
-    """The blksize bootmgr asks for: the BCD's ramdisktftpblocksize (35000007), read with hivex."""
-    (value,) = {qword(v) for v in elements(export_bcd(tree / "Boot/x64/BCD"), "35000007")}
+    """The blksize the boot managers ask for: ramdisktftpblocksize (35000007) of every store a TFTP
+    client can load (BIOS and UEFI stores, \\Boot\\BCD, \\EFI\\Microsoft\\Boot\\BCD), read with hivex;
+    they must all agree, so one grant check covers each firmware's boot manager."""
+    stores = [p for p in (tree / "Boot/x64/BCD", tree / "Boot/x64/BCD.efi", tree / "Boot/BCD",
+                          tree / "EFI/Microsoft/Boot/BCD") if p.is_file()]  # fmt: skip
+    assert len(stores) == 4, stores
+    values = {store.name: {qword(v) for v in elements(export_bcd(store), "35000007")} for store in stores}
+    (value,) = set().union(*values.values())
+    assert all(len(found) == 1 for found in values.values()), values  # every store has the element
     return value
 
 

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from pebuild.errors import UsageError
-from pebuild.qemu.netboot import FULL_RANGE, Transfer, _merge_aborts, _tftp_event, check_standin, substitute
+from pebuild.errors import ToolError, UsageError
+from pebuild.qemu.netboot import (
+    FULL_RANGE,
+    Transfer,
+    _merge_aborts,
+    _tftp_event,
+    _unreadable,
+    check_standin,
+    netboot,
+    substitute,
+)
 from pebuild.qemu.runner import SmokeRequest, _Run, build_command, validate
 
 CONF = (
@@ -71,3 +83,45 @@ def test_netboot_command_and_options(tmp_path: Path) -> None:
     for bad in ({"pxe_server": "tftpd"}, {"dhcp_mode": "relay"}, {"http_boot": True, "firmware": "bios"}):
         with pytest.raises(UsageError):
             validate(SmokeRequest(tmp_path, pxe=True, **bad))  # type: ignore[arg-type]
+
+
+def test_a_tree_nobody_can_read_is_a_usage_error_not_a_root_server(tmp_path: Path) -> None:
+    """dnsmasq and nginx drop root for nobody; the harness never escalates them to hide a 0700
+    directory (pytest's tmp_path, a private home): it stops before any namespace is made."""
+    base = Path(tempfile.mkdtemp(prefix="pebuild-netboot-", dir="/tmp"))  # tmp_path's parents are 0700
+    try:
+        base.chmod(0o755)
+        private = base / "home"
+        tree = private / "pxe"
+        (tree / "conf").mkdir(parents=True)
+        (tree / "conf/dnsmasq.conf").write_text(CONF)
+        for path in (tree, tree / "conf"):
+            path.chmod(0o755)
+        private.chmod(0o700)
+        assert _unreadable(tree) == private.resolve()
+        with (
+            pytest.raises(
+                UsageError, match=rf"{re.escape(str(private))} is not readable by nobody \(mode 700\)"
+            ),
+            netboot(tree, "full", tmp_path),
+        ):
+            pytest.fail("the server side started")
+        private.chmod(0o755)
+        (tree / "conf/dnsmasq.conf").chmod(0o640)
+        assert _unreadable(tree) == tree.resolve() / "conf/dnsmasq.conf"
+        (tree / "conf/dnsmasq.conf").chmod(0o644)
+        assert _unreadable(tree) is None
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_no_nginx_is_a_tool_error_not_a_stand_in_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pebuild.qemu.netboot as nb
+
+    monkeypatch.setattr(nb, "_which", lambda tool: None if tool == "nginx" else f"/usr/sbin/{tool}")
+    procs = nb._Procs()
+    with pytest.raises(ToolError, match="nginx not installed"):
+        nb._start_http(tmp_path, "no-such-namespace", tmp_path, procs)
+    assert procs.procs == []  # nothing was started in its place
