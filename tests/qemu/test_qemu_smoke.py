@@ -244,8 +244,14 @@ def _accel_args(command: list[str]) -> list[str]:
     return found
 
 
-def test_kvm_auto_never_turns_a_good_boot_bad(dual_iso: Path) -> None:
+def test_kvm_auto_never_turns_a_good_boot_bad(dual_iso: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # auto probes KVM with a sample program and keeps TCG when KVM cannot boot it (nested VMs)
+    from pebuild.qemu import kvm
+
+    # a fresh probe, with as long to answer as the forced boot below has: a loaded machine must not
+    # turn a slow probe into a wrong answer here
+    monkeypatch.setattr(kvm, "_probe_cache", {})
+    monkeypatch.setattr(kvm, "PROBE_TIMEOUT", 60.0)
     result = smoke(SmokeRequest(dual_iso, "bios", expect=[M_ETFS], kvm="auto"))
     assert result.ok, result.reason
     assert _accel_args(result.command) == [result.accel], result.command  # what QEMU really ran with
