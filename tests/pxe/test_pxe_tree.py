@@ -350,10 +350,26 @@ def test_cli_sample_source_two_arches(run_pebuild, tmp_path: Path) -> None:  # t
     assert [a["arch"] for a in data["arches"]] == ["amd64", "x86"]
     from pebuild.source import open_source
 
+    imagex = require_tool("wimlib-imagex")
     for arch, wds in (("amd64", "x64"), ("x86", "x86")):
         with open_source("sample", arch) as src:
-            for key, name in (("pxe/pxeboot.n12", "pxeboot.n12"), ("pxe/bootmgr.exe", "bootmgr.exe")):
-                assert (tmp_path / f"pxe/Boot/{wds}/{name}").read_bytes() == src.boot_file(key)
+            wim = Path(src.describe()["boot_wim"])
+        # the boot programs as wimlib-imagex extracts them from the sample's (one-image) WinPE WIM,
+        # not through pebuild's own boot-file lookup
+        assert (
+            "Image Count:    1"
+            in subprocess.run([imagex, "info", wim], capture_output=True, text=True).stdout
+        )
+        got = tmp_path / f"extracted-{arch}"
+        paths = ["/Windows/Boot/PXE/pxeboot.n12", "/Windows/Boot/PXE/bootmgr.exe"]
+        subprocess.run(
+            [imagex, "extract", wim, "1", *paths, f"--dest-dir={got}"], check=True, capture_output=True
+        )
+        for name in ("pxeboot.n12", "bootmgr.exe"):
+            assert (tmp_path / f"pxe/Boot/{wds}/{name}").read_bytes() == (got / name).read_bytes(), (
+                arch,
+                name,
+            )
         assert (tmp_path / f"pxe/Boot/{wds}/BCD").is_file() and (
             tmp_path / f"pxe/Boot/{wds}/BCD.efi"
         ).is_file()

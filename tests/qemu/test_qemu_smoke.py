@@ -218,8 +218,47 @@ def test_an_error_inside_the_watch_loop_kills_qemu(
     assert seen and _qemu_pids_for(disk) == []
 
 
-def test_kvm_auto_never_turns_a_good_boot_bad(dual_iso: Path) -> None:
+def _dev_kvm_answers() -> bool:
+    """/dev/kvm opens read-write and answers KVM_GET_API_VERSION with 12 (the stable API), by ioctl."""
+    import fcntl
+
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, 0xAE00) == 12  # _IO(KVMIO=0xAE, 0x00)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _accel_args(command: list[str]) -> list[str]:
+    """Every accelerator QEMU is told about: -accel X, -enable-kvm, -machine ...,accel=X."""
+    found = [command[i + 1] for i, arg in enumerate(command[:-1]) if arg == "-accel"]
+    found += ["kvm" for arg in command if arg == "-enable-kvm"]
+    for i, arg in enumerate(command[:-1]):
+        if arg in ("-machine", "-M"):
+            found += [opt[6:] for opt in command[i + 1].split(",") if opt.startswith("accel=")]
+    return found
+
+
+def test_kvm_auto_never_turns_a_good_boot_bad(dual_iso: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # auto probes KVM with a sample program and keeps TCG when KVM cannot boot it (nested VMs)
+    from pebuild.qemu import kvm
+
+    # a fresh probe, with as long to answer as the forced boot below has: a loaded machine must not
+    # turn a slow probe into a wrong answer here
+    monkeypatch.setattr(kvm, "_probe_cache", {})
+    monkeypatch.setattr(kvm, "PROBE_TIMEOUT", 60.0)
     result = smoke(SmokeRequest(dual_iso, "bios", expect=[M_ETFS], kvm="auto"))
     assert result.ok, result.reason
-    assert result.accel in ("tcg", "kvm")
+    assert _accel_args(result.command) == [result.accel], result.command  # what QEMU really ran with
+    if not _dev_kvm_answers():
+        assert result.accel == "tcg"
+        return
+    # KVM is there: auto must pick it exactly when a forced-KVM boot of the same media works
+    forced = smoke(SmokeRequest(dual_iso, "bios", expect=[M_ETFS], kvm="on", timeout=60))
+    assert _accel_args(forced.command) == ["kvm"], forced.command
+    assert result.accel == ("kvm" if forced.ok else "tcg"), (result.accel, forced.reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -171,17 +172,113 @@ def test_docs_reference_matches_declarations() -> None:
         assert f"`{'.'.join(path)}`" in doc
 
 
-def test_to_json_round_trips_every_setting(tmp_path: Path) -> None:
-    import json
+#: a recipe that gives every setting a value other than its default (checked below)
+FULL_RECIPE = r"""
+arch = ["amd64", "x86"]
+source = "sample"
+overlays = ["msxml"]
+[variables]
+server = "deploy01"
+odd = "ünï \"quoted\" \\ back\ttab"
+[image]
+index = "Microsoft Windows PE (amd64)"
+boot_index = 1
+name = "My PE"
+description = "edited"
+flags = "9"
+[[files.add]]
+source = "tools/t.txt"
+dest = "Windows/System32/t.txt"
+on = "media"
+template = true
+[files]
+remove = ["Windows/System32/x.dll"]
+[[files.rename]]
+from = "a.txt"
+to = "b.txt"
+[startup]
+launch_app = "%SYSTEMDRIVE%\\tools\\menu.exe"
+startnet = ["net use Z: \\\\{{ server }}\\images"]
+[[startup.launch_apps]]
+app = "x.exe"
+args = "-y"
+[wimscript]
+exclusion_list = ["\\a"]
+exclusion_exception = ["\\keep"]
+compression_exclusion_list = ["*.gz"]
+[bcd]
+description = "Other PE"
+timeout = 3
+locale = "de-DE"
+bootmenupolicy = "standard"
+ems = true
+ems_port = 2
+ems_baud = 9600
+loadoptions = "DISABLE_INTEGRITY_CHECKS"
+[media]
+label = "MYPE"
+prompt = false
+udf = false
+joliet = false
+boot_manager = "2023"
+[pxe]
+block_size = 1456
+window_size = 4
+prompt = true
+dhcp_mode = "full"
+dhcp_range = "10.0.0.100,10.0.0.199,12h"
+interface = "eth1"
+server_address = "10.0.0.1"
+menu_text = "Boot PE"
+[[registry.set]]
+key = "HKLM\\SOFTWARE\\X"
+name = "v"
+type = "dword"
+value = 5
+"""
 
-    r = load_recipe(write(tmp_path / "r.toml", 'arch = "x86"\n'))
-    data = json.loads(json.dumps(r.to_json()))
-    settings = data["settings"]
+
+def _toml_value(value: object) -> str:
+    """One TOML value on one line: inline tables and arrays; JSON string escapes are TOML's too."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{" + ", ".join(pairs) + "}"
+    raise AssertionError(f"no TOML form for {value!r}")
+
+
+def _to_toml(settings: dict[str, object]) -> str:
+    """A recipe from `to_json()["settings"]`: unset (None) keys left out, servicing tables at top level."""
+    top = {k: v for k, v in settings.items() if k != "servicing"}
+    top.update(settings["servicing"])  # type: ignore[call-overload]
+    return "".join(f"{_toml_value(k)} = {_toml_value(v)}\n" for k, v in top.items() if v is not None)
+
+
+def test_to_json_round_trips_every_setting(tmp_path: Path) -> None:
+    """to_json -> JSON -> a TOML recipe -> load_recipe gives the same settings, for every setting."""
+    (tmp_path / "tools").mkdir()
+    write(tmp_path / "tools" / "t.txt", "tool")
+    first = load_recipe(write(tmp_path / "r.toml", FULL_RECIPE)).to_json()["settings"]
+    default = load_recipe(write(tmp_path / "empty.toml", "")).to_json()["settings"]
     for path, _f in walk_settings():
-        node = settings
+        node, base = first, default
         for part in path:
-            node = node[part]
-    assert settings["arch"] == ["x86"]
+            node, base = node[part], base[part]
+        assert node != base, f"FULL_RECIPE leaves {'.'.join(path)} at its default: give it a value"
+    assert first["servicing"]["registry"]["set"][0]["value"] == 5
+    data = json.loads(json.dumps(first))
+    text = _to_toml(data)
+    (tmp_path / "elsewhere").mkdir()  # paths came out absolute: they must not depend on the recipe's dir
+    again = load_recipe(write(tmp_path / "elsewhere" / "again.toml", text)).to_json()["settings"]
+    assert again == first, text
+    assert again["arch"] == ["amd64", "x86"] and again["variables"]["odd"] == 'ünï "quoted" \\ back\ttab'
 
 
 def test_crlf_and_bom_recipes_from_windows_editors(tmp_path: Path) -> None:

@@ -234,15 +234,54 @@ def test_existing_non_empty_destination_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "dest" / "mine.txt").read_text() == "keep me\n"
 
 
+def _flock_waiters(path: Path) -> set[int]:
+    """PIDs blocked in flock() on `path`: the kernel's '->' lines of /proc/locks for its inode."""
+    ino = path.stat().st_ino
+    pids = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        waiting = len(fields) >= 7 and fields[1] == "->" and fields[2] == "FLOCK"
+        if waiting and int(fields[6].rsplit(":", 1)[1]) == ino:
+            pids.add(int(fields[5]))
+    return pids
+
+
 def test_cache_builds_once_under_a_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three builders race; while the test holds the cache lock all three wait in flock() and build nothing."""
+    import fcntl
+    import time
+
+    from pebuild.sample.kit import cache_root
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code = "from pebuild.sample import sample_source_path; print(sample_source_path('x86'))"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-        for _ in range(3)
-    ]
-    paths = {p.communicate(timeout=120)[0].strip() for p in procs}
+    root = cache_root()
+    root.mkdir(parents=True)
+    lock_path = root / ".x86.lock"
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        with open(lock_path, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            procs = [
+                subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+                for _ in range(3)
+            ]
+            deadline = time.monotonic() + 60
+            while _flock_waiters(lock_path) != {p.pid for p in procs}:
+                assert all(p.poll() is None for p in procs), "a builder finished without waiting for the lock"
+                assert time.monotonic() < deadline, (
+                    "builders not blocked on the lock",
+                    _flock_waiters(lock_path),
+                )
+                time.sleep(0.05)
+            assert sorted(p.name for p in root.iterdir()) == [".x86.lock"]  # nothing built meanwhile
+        paths = {p.communicate(timeout=120)[0].strip() for p in procs}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     assert all(p.returncode == 0 for p in procs)
     assert len(paths) == 1
     path = Path(paths.pop())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from _helpers import require_tool
-from pebuild.errors import RecipeError
+from pebuild.errors import FormatError, RecipeError
 from pebuild.servicing import SECTIONS, parse_recipe_sections, plan_image_edits
 
 DATA = Path(__file__).parent / "data"
@@ -176,7 +177,7 @@ BAD = [
     ("[unattend.image]\ncomputer_name = 5\n", 2, "must be a string"),
     ("[unattend.kickstart]\n", 1, "unknown key"),
     ('[unattend.image]\ntemplate = "nope.j2"\n', 2, "template not found"),
-    ('[unattend.image]\npath = "a.xml"\n[unattend.sysprep]\npath = "A.XML"\n', None, "two answer files"),
+    ('[unattend.image]\npath = "a.xml"\n[unattend.sysprep]\npath = "A.XML"\n', 2, "two answer files"),
     ('optional_components = ["WinPE-WMI"]\n', 1, "WinPE-WMI"),
     ('[optional_components]\npackages = ["WinPE-Scripting"]\n', 1, "/Add-Package"),
 ]
@@ -184,15 +185,16 @@ BAD = [
 
 @pytest.mark.parametrize(("text", "line", "fragment"), BAD)
 def test_bad_recipe_sections(text: str, line: int | None, fragment: str) -> None:
+    """A recipe mistake is a RecipeError at its TOML line; line None: the .reg file's own FormatError."""
     recipe = Path(__file__).parent / "bad.toml"
-    with pytest.raises(Exception) as info:
+    expected = RecipeError if line is not None else FormatError
+    with pytest.raises(expected, match=re.escape(fragment)) as info:
         parse(text, recipe)
     message = str(info.value)
-    assert fragment in message, message
+    assert type(info.value) is expected, repr(info.value)
     assert "\n" not in message
-    if line is not None:
-        assert isinstance(info.value, RecipeError)
-        assert message.startswith(f"{recipe}:{line}: "), message
+    where = f"{recipe}:{line}: " if line is not None else f"{recipe.parent / 'data/reg/malformed'}/"
+    assert message.startswith(where), message
 
 
 def test_optional_components_error_explains_dism() -> None:

@@ -3,7 +3,9 @@
 Append mode writes new blobs, metadata, blob table and XML after the old data
 and the header last; --rebuild writes a temporary file and renames it. The
 kill points are driven by the commit's own progress callback (subprocess),
-plus kills of the real CLI after random delays during a bigger commit.
+plus kills of the real CLI at random points of a bigger commit. Where each kill
+landed is read from the file itself (size, header WRITE_IN_PROGRESS flag):
+several must land while libwim is appending.
 """
 
 from __future__ import annotations
@@ -69,14 +71,39 @@ def _state(wt, wim: Path, tmp: Path, new: dict[str, bytes]) -> str:
     return "new"
 
 
+#: WIM header flags (u32 at offset 16): wimlib sets WRITE_IN_PROGRESS in the old header before it
+#: appends anything and clears it only in the new header, written last (wimlib include/wimlib/header.h)
+_HDR_FLAGS = 16
+_WRITE_IN_PROGRESS = 0x40
+
+
+def _header_flags(wim: Path) -> int:
+    with wim.open("rb") as f:
+        head = f.read(_HDR_FLAGS + 4)
+    assert head[:8] == b"MSWIM\0\0\0", head[:8]
+    return int.from_bytes(head[_HDR_FLAGS:], "little")
+
+
+def _kill_point(wim: Path, old_size: int, state: str) -> str:
+    """Where the kill landed, read from the file itself (size and header flags), not from pebuild."""
+    grown = wim.stat().st_size > old_size
+    flagged = bool(_header_flags(wim) & _WRITE_IN_PROGRESS)
+    if flagged:
+        assert state == "old", "header still says write-in-progress but holds the new image"
+        return "mid-write" if grown else "started"
+    assert state == ("new" if grown else "old"), (grown, state)
+    return "landed" if grown else "before"
+
+
+#: (progress stage, fraction, --rebuild, where the kill lands as the file shows it: see _kill_point)
 POINTS = [
-    ("scan", 0.0, False),  # before libwim is called
-    ("update", 1.0, False),  # update applied in memory, nothing written
-    ("write", 0.0, False),  # first blob bytes being appended
-    ("write", 0.6, False),  # in the middle of the appended blobs
-    ("metadata", 0.0, False),  # writing the new metadata resource
-    ("metadata", 1.0, False),  # metadata written; blob table, XML, header not yet
-    ("write", 0.5, True),  # --rebuild: half of the temporary WIM written
+    ("scan", 0.0, False, "before"),  # before libwim is called
+    ("update", 1.0, False, "before"),  # update applied in memory, nothing written
+    ("write", 0.0, False, "started"),  # header flagged write-in-progress, first blob not yet out
+    ("write", 0.6, False, "mid-write"),  # in the middle of the appended blobs
+    ("metadata", 0.0, False, "mid-write"),  # writing the new metadata resource
+    ("metadata", 1.0, False, "mid-write"),  # metadata written; blob table, XML, header not yet
+    ("write", 0.5, True, "before"),  # --rebuild: half of the temporary WIM written, the WIM untouched
 ]
 
 
@@ -85,7 +112,7 @@ def test_sigkill_during_commit_leaves_old_or_new(wim_factory, wt, tmp_path):
     import shutil
 
     seen: dict[str, int] = {"old": 0, "new": 0}
-    for n, (stage, frac, rebuild) in enumerate(POINTS):
+    for n, (stage, frac, rebuild, point) in enumerate(POINTS):
         wim = tmp_path / f"boot{n}.wim"
         shutil.copyfile(wim_factory("lzx"), wim)
         (tmp_path / f"tmp{n}").mkdir()
@@ -96,6 +123,7 @@ def test_sigkill_during_commit_leaves_old_or_new(wim_factory, wt, tmp_path):
             "TMPDIR": str(tmp_path / f"tmp{n}"),
         }
         mnt = tmp_path / f"m{n}"
+        old_size = wim.stat().st_size
         subprocess.run([*PEBUILD_CMD, "mount", str(wim), str(mnt), "--index", "2"], env=env, check=True)
         new = _edit(mnt, 300_000)
         proc = subprocess.run(
@@ -107,6 +135,7 @@ def test_sigkill_during_commit_leaves_old_or_new(wim_factory, wt, tmp_path):
         assert proc.returncode == -signal.SIGKILL, (stage, frac, proc.stdout, proc.stderr)
         state = _state(wt, wim, tmp_path, new)
         seen[state] += 1
+        assert _kill_point(wim, old_size, state) == point, (stage, frac)
         assert not list(tmp_path.glob(f".boot{n}.wim*")) or rebuild  # rebuild may leave its temp file
         # the WIM stays usable: discard the mount, mount again and commit
         subprocess.run([*PEBUILD_CMD, "discard", str(mnt)], env=env, check=True)
@@ -119,14 +148,23 @@ def test_sigkill_during_commit_leaves_old_or_new(wim_factory, wt, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_cli_commit_after_random_delays(wim_factory, wt, tmp_path):
+def test_sigkill_cli_commit_at_random_points(wim_factory, wt, tmp_path):
+    """Kill the real CLI after a random delay, or once the append has grown the WIM by a random amount.
+
+    The second kind is what makes the test mean something: it is killed while
+    libwim is appending blobs (header flagged WRITE_IN_PROGRESS, file longer than
+    before), and the WIM must still verify and hold the old image.
+    """
     import shutil
 
     rng = random.Random(1234)
     seen: dict[str, int] = {"old": 0, "new": 0}
-    for n in range(5):
+    points: list[str] = []
+    for n in range(6):
         wim = tmp_path / f"big{n}.wim"
         shutil.copyfile(wim_factory("lzx"), wim)
+        old_size = wim.stat().st_size
+        assert not _header_flags(wim) & _WRITE_IN_PROGRESS
         (tmp_path / f"tmp{n}").mkdir()
         # a SIGKILLed commit cannot remove its pebuild-wim-* scratch: keep it in the test's directory
         env = {
@@ -136,13 +174,22 @@ def test_sigkill_cli_commit_after_random_delays(wim_factory, wt, tmp_path):
         }
         mnt = tmp_path / f"m{n}"
         subprocess.run([*PEBUILD_CMD, "mount", str(wim), str(mnt), "--index", "2"], env=env, check=True)
-        new = _edit(mnt, 1_500_000)
+        new = _edit(mnt, 1_500_000)  # ~2.3 MB appended once compressed
         proc = subprocess.Popen(
             [*PEBUILD_CMD, "commit", str(mnt)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.05, 1.2))
+        if n % 2 == 0:
+            time.sleep(rng.uniform(0.05, 1.2))
+        else:
+            # poll (bounded) until the append has written a random share of the new blobs
+            target = old_size + rng.randint(20_000, 800_000)
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and wim.stat().st_size < target and time.monotonic() < deadline:
+                time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        seen[_state(wt, wim, tmp_path, new)] += 1
-    assert sum(seen.values()) == 5, seen
-    print("random kills:", seen)
+        state = _state(wt, wim, tmp_path, new)
+        seen[state] += 1
+        points.append(_kill_point(wim, old_size, state))
+    print("kills:", seen, points)
+    assert points.count("mid-write") >= 1, points
