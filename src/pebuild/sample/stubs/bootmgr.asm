@@ -10,7 +10,9 @@
 ;      and .wim paths in it (bcd_scan.inc), checks `$SDI0001` and `MSWIM\0\0\0` at their starts
 ;      and prints the line the PXE stand-ins print (pebuild.qemu.netboot check_standin):
 ;        <marker> bcd=\Boot\BCD sha256=<16 hex> sdi=<path>:<size> wim=<path>:<size>
-;   3. on a disk prints `<marker> dl=<drive> bytes=<length>` (the whole-load check only);
+;   3. on a disk does the same through the FAT32 volume whose boot sector (BPB) the VBR left at
+;      0000:7C00 (fat32.inc; 8.3 names), a missing file being `not on the disk`; a disk without a
+;      FAT32 BPB there gets `<marker> dl=<drive> bytes=<length>` (the whole-load check only);
 ; then powers the machine off. Errors print one `pebuild-standin bootmgr: ...` line, no marker.
 ;
 ; Assemble: nasm -f bin -o bootmgr.bin bootmgr.asm (BOOTMGR_CODE in _code.py).
@@ -22,7 +24,9 @@ WORK    equ 0x1800                      ; SHA work area (the code and record end
 LINE    equ 0x1A00
 SDIPATH equ 0x1E00
 WIMPATH equ 0x1E80
-ISO_BUF equ 0x2000
+ISO_BUF equ 0x2000                      ; one sector (2048 bytes on a CD)
+SEC_BUF equ 0x2800                      ; FAT32: one 512-byte sector
+BPB     equ 0x2A00                      ; FAT32: the volume's BPB, from 0000:7C00
 BCD_BUF equ 0x3000
 BCD_MAX equ 0xC000                      ; 48 KiB, up to 0xF000; the stack is at 0xFFF0
 ADLER   equ 65521
@@ -119,10 +123,15 @@ whole:
         jc disk
         cmp word [ISO_BUF + 0x18], 2048
         je cd
-        jmp disk
-
-; disk: the whole-load check is all this stand-in does on a disk
 disk:
+        call fat_mount
+        jc .plain
+        mov word [fs_path], fat_path
+        mov word [fs_load], fat_load
+        mov word [fs_missing], e_nofile
+        jmp media
+; .plain: no FAT32 volume to read: the whole-load check is all this stand-in does
+.plain:
         mov di, LINE
         call app_marker
         call app_dl
@@ -135,9 +144,11 @@ disk:
 
 cd:
         call iso_mount
+; media: the BCD, boot.sdi and boot.wim through fs_path / fs_load (ISO 9660 or FAT32)
+media:
         mov si, s_bcdpath
-        call iso_path
-        mov bx, e_missing               ; (mov keeps CF)
+        call [fs_path]
+        mov bx, [fs_missing]            ; (mov keeps CF)
         jc fail2
         mov bx, e_toobig
         cmp ecx, BCD_MAX
@@ -145,7 +156,7 @@ cd:
         mov [bcd_len], ecx
         mov dx, ds
         mov di, BCD_BUF
-        call iso_load
+        call [fs_load]
         mov bx, e_read
         jc fail2
         mov bx, e_notbcd
@@ -184,15 +195,18 @@ check_file:
         mov bx, bp
         jmp fail2
 .named:
-        call iso_path
-        mov bx, e_missing               ; (mov keeps CF)
+        call [fs_path]
+        mov bx, [fs_missing]            ; (mov keeps CF)
         jc fail2
         mov bx, e_short
         cmp ecx, 8
         jb fail2
+        push ecx
+        mov ecx, 8                      ; the first sector
         mov dx, ds
         mov di, ISO_BUF
-        call iso_read
+        call [fs_load]
+        pop ecx
         mov bx, e_read
         jc fail2
         pop bx
@@ -210,6 +224,7 @@ check_file:
 
 %include "bcd_scan.inc"
 %include "iso9660.inc"
+%include "fat32.inc"
 %include "sha256.inc"
 
 s_bcdpath: db "\Boot\BCD", 0
@@ -217,6 +232,7 @@ s_bytes:   db " bytes=", 0
 s_sdi_sig: db "$SDI0001"
 s_wim_sig: db "MSWIM", 0, 0, 0
 e_missing: db ": not on the disc", 0
+e_nofile:  db ": not on the disk", 0
 e_toobig:  db ": larger than 48 KiB", 0
 e_read:    db ": int 13h read error", 0
 e_notbcd:  db ": not a registry hive (no regf)", 0
@@ -224,4 +240,7 @@ e_nopath:  db "the BCD names no ramdisk file ending in ", 0
 e_short:   db ": shorter than its header", 0
 e_header:  db ": wrong header (not this kind of file)", 0
 bcd_len:   dd 0
+fs_path:   dw iso_path
+fs_load:   dw iso_load
+fs_missing: dw e_missing
 data:
