@@ -3,7 +3,9 @@
 Layouts and firmware (docs/usb.md): mbr boots under SeaBIOS and OVMF, gpt under OVMF.
 
 \\bootmgr here is the sample's bootmgr_program (bootmgr.asm): it only prints its marker if our boot
-sector loaded the whole file at 2000:0000 (its length and Adler-32 match) and jumped there with DL=80h.
+sector loaded the whole file at 2000:0000 (its length and Adler-32 match) and jumped there with DL=80h,
+and then only with the facts of \\Boot\\BCD, boot.sdi and boot.wim as it read them from the FAT32
+volume (smoke compares them with the image's files; bios_chain compares them with the source tree).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from usb_support import make_media
 
 from _helpers import require_tool
+from bios_chain import check_iso_line
 from pebuild.qemu import SmokeRequest, smoke
 from pebuild.usb import UsbRequest, write_usb_image
 
@@ -47,8 +50,26 @@ def test_usb_bios_boot_loads_bootmgr(tmp_path: Path, table: str, size: int, crow
             (media / f"aaa root file {i:03d}.txt").write_bytes(b"x" * 100)
     image = tmp_path / "bios.img"
     write_usb_image(UsbRequest(media, image, size=size, table=table))
-    result = smoke(SmokeRequest(image, firmware="bios", expect=[f"{bios_marker} dl=80 bytes={bootmgr_size}"]))
+    log = tmp_path / "serial.log"
+    result = smoke(SmokeRequest(image, firmware="bios", expect=[f"{bios_marker} bcd="], serial_log=log))
     assert result.ok, result.reason
+    assert "loaded \\Boot\\BCD (winload.exe" in result.reason  # smoke compared with the image's FAT
+    check_iso_line(log.read_text("latin-1"), media, bios_marker)  # and they are the source tree's files
+
+
+def test_usb_bios_boot_without_the_bcd_fails(tmp_path: Path) -> None:
+    """A stick without \\Boot\\BCD: bootmgr loads whole but cannot read its store, so no marker."""
+    require_tool("qemu-system-x86_64")
+    bios_marker, uefi_marker = _markers()
+    media = make_media(tmp_path, bios_marker=bios_marker, uefi_marker=uefi_marker)
+    (media / "Boot" / "BCD").unlink()
+    image = tmp_path / "nobcd.img"
+    write_usb_image(UsbRequest(media, image, size=40 * MIB, table="mbr"))
+    log = tmp_path / "serial.log"
+    verdict = smoke(SmokeRequest(image, firmware="bios", expect=[bios_marker], serial_log=log))
+    assert not verdict.ok
+    assert "pebuild-standin bootmgr: \\Boot\\BCD: not on the disk" in verdict.reason, verdict.reason
+    assert bios_marker not in log.read_text("latin-1")
 
 
 def _cut_chain_after_first_cluster(image: Path, offset: int, name: bytes) -> None:
@@ -137,6 +158,6 @@ def test_usb_mbr_with_ntfs_data_partition_boots_bios_and_uefi(tmp_path: Path) ->
     media = make_media(tmp_path, bios_marker=bios_marker, uefi_marker=uefi_marker)
     image = tmp_path / "mbr-data.img"
     write_usb_image(UsbRequest(media, image, table="mbr", data_size=32 * MIB, data_fs="ntfs"))
-    for firmware, marker in (("bios", f"{bios_marker} dl=80"), ("uefi", uefi_marker)):
+    for firmware, marker in (("bios", f"{bios_marker} bcd="), ("uefi", uefi_marker)):
         result = smoke(SmokeRequest(image, firmware=firmware, expect=[marker]))
         assert result.ok, f"{firmware}: {result.reason}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from pebuild.bcd import presets
 from pebuild.sample.stubs import bootmgr_program, efi_program
 
 
@@ -25,13 +26,16 @@ def make_media(
     efi_name = {"amd64": "bootx64.efi", "x86": "bootia32.efi"}.get(arch, "bootx64.efi")
     (media / "efi/boot" / efi_name).write_bytes(efi_program(uefi_marker, arch=arch))
     (media / "bootmgr.efi").write_bytes(rng.randbytes(7000))
-    (media / "Boot/BCD").write_bytes(rng.randbytes(16384))
-    (media / "Boot/boot.sdi").write_bytes(rng.randbytes(30_000))
+    # what the sample bootmgr reads on BIOS: a BIOS store naming \boot\boot.sdi and \sources\boot.wim,
+    # and those two files with the signatures it checks
+    bcd = presets.create("iso-bios", presets.PresetOptions(), timestamp=0).serialize(0)
+    (media / "Boot/BCD").write_bytes(bcd)
+    (media / "Boot/boot.sdi").write_bytes(b"$SDI0001" + rng.randbytes(30_000 - 8))
     (media / "Boot/Fonts/wgl4_boot.ttf").write_bytes(rng.randbytes(4000))
     (media / "Boot/en-us/bootmgr.exe.mui").write_bytes(rng.randbytes(900))
     (media / "efi/microsoft/boot/efisys_noprompt.bin").write_bytes(rng.randbytes(2048))
     (media / "efi/microsoft/boot/fonts/segmono_boot.ttf").write_bytes(rng.randbytes(1500))
-    (media / "sources/boot.wim").write_bytes(rng.randbytes(wim_size))
+    (media / "sources/boot.wim").write_bytes(b"MSWIM\0\0\0" + rng.randbytes(wim_size - 8))
     return media
 
 

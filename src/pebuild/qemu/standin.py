@@ -7,7 +7,7 @@ manager with one serial line:
 
 `pxe file=` comes from bootmgfw.efi started by firmware PXE, `next=` from efisys.bin's
 bootx64.efi (cdboot.efi: the boot manager it would hand over to). The BIOS stand-ins print the
-same line from bootmgr. A smoke boot passes only when those facts are the media's: the BCD with
+same line from bootmgr (read from the disc's ISO 9660 volume or the USB stick's FAT32 volume). A smoke boot passes only when those facts are the media's: the BCD with
 that hash is the file at that path and is the store for the booted firmware (winload.efi for
 UEFI, winload.exe for BIOS), and the ramdisk and next-stage files have the printed sizes.
 `Media` looks files up in a PXE tree (a directory), an ISO (pycdlib through

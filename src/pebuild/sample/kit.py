@@ -45,8 +45,9 @@ from pebuild.sample.stubs.pxe import (
     pxeboot_program,
 )
 
-#: bump when the kit's layout or content changes (part of the cache directory name)
-KIT_FORMAT = 4  # 4: signed 2011 set + the 2023 _EX set (issue 14)
+#: bump when the kit's layout or content changes (part of the cache directory name); 4: signed 2011
+#: set + the 2023 _EX set (issue 14); 5: the BIOS stand-ins' new bytes (shared includes, issue 20i)
+KIT_FORMAT = 5
 #: the default time stamp of every file, hive and WIM entry: 2024-01-01T00:00:00Z
 SAMPLE_EPOCH = 1_704_067_200
 WPE = "Windows Preinstallation Environment"

@@ -7,8 +7,8 @@
   the ISO 9660 root to 2000:0000 and jumps there (etfsboot.asm).
 * `bootmgr_program`: the BIOS `bootmgr`, valid at 2000:0000 where NT6 boot
   code loads it. Checks it was loaded whole (length + Adler-32), then on a CD
-  reads \\Boot\\BCD and the ramdisk's boot.sdi and boot.wim and prints what it
-  found (bootmgr.asm; the chain is described in docs/sample.md).
+  or a FAT32 disk reads \\Boot\\BCD and the ramdisk's boot.sdi and boot.wim and
+  prints what it found (bootmgr.asm; the chain is described in docs/sample.md).
 * `efi_program`: an EFI application (subsystem 10). The x64, IA32 and AArch64
   ones really run: they print the marker through ConOut, which OVMF/AAVMF copy
   to the serial port, then call ResetSystem(EfiResetShutdown) (efi_x64.asm,

@@ -10,7 +10,9 @@
 ;      and .wim paths in it (bcd_scan.inc), checks `$SDI0001` and `MSWIM\0\0\0` at their starts
 ;      and prints the line the PXE stand-ins print (pebuild.qemu.netboot check_standin):
 ;        <marker> bcd=\Boot\BCD sha256=<16 hex> sdi=<path>:<size> wim=<path>:<size>
-;   3. on a disk prints `<marker> dl=<drive> bytes=<length>` (the whole-load check only);
+;   3. on a disk does the same through the FAT32 volume whose boot sector (BPB) the VBR left at
+;      0000:7C00 (fat32.inc; 8.3 names), a missing file being `not on the disk`; a disk without a
+;      FAT32 BPB there gets `<marker> dl=<drive> bytes=<length>` (the whole-load check only);
 ; then powers the machine off. Errors print one `pebuild-standin bootmgr: ...` line, no marker.
 ;
 ; Assemble: nasm -f bin -o bootmgr.bin bootmgr.asm (BOOTMGR_CODE in _code.py).
@@ -22,7 +24,9 @@ WORK    equ 0x1800                      ; SHA work area (the code and record end
 LINE    equ 0x1A00
 SDIPATH equ 0x1E00
 WIMPATH equ 0x1E80
-ISO_BUF equ 0x2000
+ISO_BUF equ 0x2000                      ; one sector (2048 bytes on a CD)
+SEC_BUF equ 0x2800                      ; FAT32: one 512-byte sector
+BPB     equ 0x2A00                      ; FAT32: the volume's BPB, from 0000:7C00
 BCD_BUF equ 0x3000
 BCD_MAX equ 0xC000                      ; 48 KiB, up to 0xF000; the stack is at 0xFFF0
 ADLER   equ 65521
@@ -46,20 +50,16 @@ entry:
         call check_loaded
         pop dx
         jnc whole
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
         mov si, e_partial
-        call app_str
+        call fail_line
         mov eax, [length]
         call app_dec32
         mov si, e_bytes
-        call app_str
-        call print_line
-        jmp poweroff
+        jmp fail_with
 
-; Everything the whole-load check needs sits in the first 512 bytes (nasm fails below if not),
-; so even a loader that stopped after one 512-byte cluster runs it.
+; Everything the whole-load check needs (up to rm_io_core_end of rm_io.inc) sits in the first
+; 512 bytes (nasm fails below if not), so even a loader that stopped after one 512-byte cluster
+; runs it.
 ; check_loaded: CF clear when Adler-32 of bytes 10..length-1 (walking 64 KiB segments) is
 ; `adler`; writes no memory (the bytes it checks include this program's variables)
 check_loaded:
@@ -101,13 +101,12 @@ check_loaded:
 .bad:   stc
         ret
 
-%include "rm_io.inc"
-
 e_prefix:  db "pebuild-standin bootmgr: ", 0
 e_partial: db "not loaded whole (the Adler-32 of its ", 0
 e_bytes:   db " bytes differs)", 0
-first_sector_end:
-        times (first_sector_end - $$ > 512) * -1 db 0
+
+%include "rm_io.inc"
+        times (rm_io_core_end - $$ > 512) * -1 db 0   ; what runs before the check passes
 
 ; whole: the file is all there; from here on the stack and buffers may use its padding
 whole:
@@ -124,16 +123,18 @@ whole:
         jc disk
         cmp word [ISO_BUF + 0x18], 2048
         je cd
-        jmp disk
-
-; disk: the whole-load check is all this stand-in does on a disk
 disk:
+        call fat_mount
+        jc .plain
+        mov word [fs_path], fat_path
+        mov word [fs_load], fat_load
+        mov word [fs_missing], e_nofile
+        jmp media
+; .plain: no FAT32 volume to read: the whole-load check is all this stand-in does
+.plain:
         mov di, LINE
         call app_marker
-        mov si, s_dl
-        call app_str
-        mov al, [drive]
-        call app_hex8
+        call app_dl
         mov si, s_bytes
         call app_str
         mov eax, [length]
@@ -143,96 +144,71 @@ disk:
 
 cd:
         call iso_mount
-        mov si, e_pvd
-        jc fail
+; media: the BCD, boot.sdi and boot.wim through fs_path / fs_load (ISO 9660 or FAT32)
+media:
         mov si, s_bcdpath
-        call iso_path
-        mov bx, e_missing               ; (mov keeps CF)
-        jc fail_path
+        call [fs_path]
+        mov bx, [fs_missing]            ; (mov keeps CF)
+        jc fail2
         mov bx, e_toobig
         cmp ecx, BCD_MAX
-        ja fail_path
+        ja fail2
         mov [bcd_len], ecx
-        mov di, BCD_BUF
         mov dx, ds
-.read:  call iso_read
+        mov di, BCD_BUF
+        call [fs_load]
         mov bx, e_read
-        jc fail_path
-        inc eax
-        add di, 2048
-        cmp ecx, 2048
-        jbe .got
-        sub ecx, 2048
-        jmp .read
-.got:   mov bx, e_notbcd
+        jc fail2
+        mov bx, e_notbcd
         cmp dword [BCD_BUF], 'regf'
-        jne fail_path
-        mov esi, BCD_BUF
-        mov ecx, [bcd_len]
-        mov ebp, WORK
-        call sha256
-        mov bx, s_ext_sdi
-        mov di, SDIPATH
-        call scan_ext
-        mov bx, s_ext_wim
-        mov di, WIMPATH
-        call scan_ext
-        mov si, SDIPATH
-        mov bx, s_sdi_sig
-        mov bp, s_ext_sdi
-        call check_file
-        mov [sdi_size], ecx
-        mov si, WIMPATH
-        mov bx, s_wim_sig
-        mov bp, s_ext_wim
-        call check_file
-        mov [wim_size], ecx
-        mov di, LINE
-        call app_marker
-        mov si, s_bcd
-        call app_str
+        jne fail2
         mov si, s_bcdpath
+        jmp bcd_facts                   ; the facts line; app_ramdisk checks each file
+
+; app_ramdisk: SI = a ramdisk path from the BCD (empty: none), BX = its extension -> "<path>:<size>"
+; at ES:DI; bcd_facts calls it for the .sdi and the .wim. The file must be on the disc and start
+; with its kind's signature, or the stand-in fails.
+app_ramdisk:
+        push di
+        mov bp, bx
+        mov bx, s_sdi_sig
+        cmp bp, s_ext_sdi
+        je .check
+        mov bx, s_wim_sig
+.check: call check_file
+        pop di
+        push ecx
         call app_str
-        mov si, s_sha
-        call app_str
-        mov eax, [WORK + SHA.h]
-        call app_hex32
-        mov eax, [WORK + SHA.h + 4]
-        call app_hex32
-        mov si, s_sdi
-        call app_str
-        mov si, SDIPATH
-        mov eax, [sdi_size]
-        call app_sized
-        mov si, s_wim
-        call app_str
-        mov si, WIMPATH
-        mov eax, [wim_size]
-        call app_sized
-        call print_line
-        jmp poweroff
+        mov al, ':'
+        stosb
+        pop eax
+        jmp app_dec32
 
 ; check_file: SI = path from the BCD (empty: none), BX = the 8-byte signature it starts with,
-; BP = the extension (for the error) -> ECX = its size; a missing file or another signature is fatal
+; BP = the extension (for the error) -> ECX = its size, SI kept; a missing file or another
+; signature is fatal
 check_file:
         push bx
         cmp byte [si], 0
         jne .named
         mov si, e_nopath
         mov bx, bp
-        jmp fail_path
+        jmp fail2
 .named:
-        call iso_path
-        mov bx, e_missing               ; (mov keeps CF)
-        jc fail_path
+        call [fs_path]
+        mov bx, [fs_missing]            ; (mov keeps CF)
+        jc fail2
         mov bx, e_short
         cmp ecx, 8
-        jb fail_path
+        jb fail2
+        push ecx
+        mov ecx, 8                      ; the first sector
         mov dx, ds
         mov di, ISO_BUF
-        call iso_read
+        call [fs_load]
+        pop ecx
         mov bx, e_read
-        jc fail_path
+        jc fail2
         pop bx
         push si
         mov si, bx
@@ -243,82 +219,28 @@ check_file:
         pop cx
         pop si
         mov bx, e_header
-        jne fail_path
-        ret
-
-; app_sized: SI = path, EAX = size -> "<path>:<size>" at ES:DI
-app_sized:
-        push eax
-        call app_str
-        mov al, ':'
-        stosb
-        pop eax
-        jmp app_dec32
-
-; fail_path: SI = the file, BX = what is wrong with it -> one error line, power off
-fail_path:
-        mov di, LINE
-        push si
-        mov si, e_prefix
-        call app_str
-        pop si
-        call app_str
-        mov si, bx
-        call app_str
-        call print_line
-        jmp poweroff
-
-; fail: SI = message -> one error line, power off
-fail:
-        push si
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
-        pop si
-        call app_str
-        call print_line
-        jmp poweroff
-
-; app_hex8: AL as two uppercase hex digits -> ES:DI
-app_hex8:
-        push ax
-        shr al, 4
-        call .nib
-        pop ax
-.nib:   and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe .d
-        add al, 'A' - '9' - 1
-.d:     stosb
-        mov byte [di], 0
+        jne fail2
         ret
 
 %include "bcd_scan.inc"
 %include "iso9660.inc"
+%include "fat32.inc"
 %include "sha256.inc"
 
 s_bcdpath: db "\Boot\BCD", 0
-s_bcd:     db " bcd=", 0
-s_sha:     db " sha256=", 0
-s_sdi:     db " sdi=", 0
-s_wim:     db " wim=", 0
-s_dl:      db " dl=", 0
 s_bytes:   db " bytes=", 0
-s_ext_sdi: db ".sdi", 0
-s_ext_wim: db ".wim", 0
 s_sdi_sig: db "$SDI0001"
 s_wim_sig: db "MSWIM", 0, 0, 0
-e_pvd:     db "no ISO 9660 primary volume descriptor at LBA 16", 0
 e_missing: db ": not on the disc", 0
+e_nofile:  db ": not on the disk", 0
 e_toobig:  db ": larger than 48 KiB", 0
 e_read:    db ": int 13h read error", 0
 e_notbcd:  db ": not a registry hive (no regf)", 0
 e_nopath:  db "the BCD names no ramdisk file ending in ", 0
 e_short:   db ": shorter than its header", 0
 e_header:  db ": wrong header (not this kind of file)", 0
-drive:     db 0
 bcd_len:   dd 0
-sdi_size:  dd 0
-wim_size:  dd 0
+fs_path:   dw iso_path
+fs_load:   dw iso_load
+fs_missing: dw e_missing
 data:

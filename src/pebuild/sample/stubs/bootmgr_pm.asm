@@ -15,25 +15,7 @@ entry:
         mov ebx, [esp + 4]              ; boot application descriptor
         call .here
 .here:  pop edi
-        ; COM1 115200 8N1
-        mov dx, 0x3F9
-        xor al, al
-        out dx, al
-        mov dx, 0x3FB
-        mov al, 0x80
-        out dx, al
-        mov dx, 0x3F8
-        mov al, 1
-        out dx, al
-        inc dx
-        xor al, al
-        out dx, al
-        mov dx, 0x3FB
-        mov al, 3
-        out dx, al
-        mov dx, 0x3FA
-        mov al, 0xC7
-        out dx, al
+        call serial_init
         lea esi, [edi + data - .here]
         movzx ecx, word [esi]
         add esi, 2
@@ -41,7 +23,7 @@ entry:
         jecxz .suffix
         lodsb
         xor al, 0x5A
-        call putc
+        call serial_putc
         dec ecx
         jmp .marker
 .suffix:
@@ -49,7 +31,7 @@ entry:
 .str:   lodsb
         or al, al
         jz .desc
-        call putc
+        call serial_putc
         jmp .str
 .desc:  mov ecx, 8
         test ebx, ebx
@@ -60,36 +42,18 @@ entry:
         cmp al, 0x7E
         jbe .put
 .dot:   mov al, '.'
-.put:   call putc
+.put:   call serial_putc
         inc ebx
         loop .byte
 .crlf:  mov al, 13
-        call putc
+        call serial_putc
         mov al, 10
-        call putc
-        mov dx, 0x3FD
-.drain: in al, dx
-        test al, 0x40
-        jz .drain
-        mov ax, 0x2000
-        mov dx, 0x604
-        out dx, ax
-        mov dx, 0xB004
-        out dx, ax
-.halt:  cli
-        hlt
-        jmp .halt
+        call serial_putc
+        jmp poweroff
 
-putc:
-        push eax
-        mov dx, 0x3FD
-.wait:  in al, dx
-        test al, 0x20
-        jz .wait
-        pop eax
-        mov dx, 0x3F8
-        out dx, al
-        ret
+%include "bios_base.inc"
+
+        COM1_CODE
 
 s_bootapp: db " bootapp=", 0
 data:

@@ -38,8 +38,6 @@ entry:
         cld
         call serial_init
         call find_pxe
-        mov si, e_nopxe
-        jc fail
         mov ax, 3
         mov dx, PKT
         call get_cached
@@ -91,63 +89,16 @@ entry:
         call tftp_read
         jc .bcdfail
         mov [bcd_len], ecx
-        mov esi, BCD_BUF
-        mov ebp, WORK
-        call sha256
-        ; ramdisk paths
-        mov bx, s_ext_sdi
-        mov di, SDIPATH
-        call scan_ext
-        mov bx, s_ext_wim
-        mov di, WIMPATH
-        call scan_ext
-        ; the verdict line
-        mov di, LINE
-        call app_marker
-        mov si, s_bcd
-        call app_str
         mov si, BCDPATH
-        call app_str
-        mov si, s_sha
-        call app_str
-        mov eax, [WORK + SHA.h]
-        call app_hex32
-        mov eax, [WORK + SHA.h + 4]
-        call app_hex32
-        mov si, s_sdi
-        call app_str
-        mov si, SDIPATH
-        call app_sized
-        mov si, s_wim
-        call app_str
-        mov si, WIMPATH
-        call app_sized
-        call print_line
-        jmp poweroff
+        jmp bcd_facts
 .bcdfail:
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
         mov si, e_tftp
-        call app_str
-        mov si, BCDPATH
-        call app_str
-        call print_line
-        jmp poweroff
+        mov bx, BCDPATH
+        jmp fail2
 
-; fail: SI = message -> one error line, power off
-fail:
-        push si
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
-        pop si
-        call app_str
-        call print_line
-        jmp poweroff
-
-; app_sized: SI = path (may be empty) -> "<path>:<tsize>" or "?" at ES:DI
-app_sized:
+; app_ramdisk: SI = a ramdisk path from the BCD (may be empty) -> "<path>:<tsize>" or "?" at ES:DI
+; (bcd_facts calls it for the .sdi and the .wim)
+app_ramdisk:
         cmp byte [si], 0
         jne .have
         mov al, '?'
@@ -176,16 +127,8 @@ app_sized:
 %include "sha256.inc"
 
 s_default_bcd: db "\Boot\BCD", 0
-s_bcd:     db " bcd=", 0
-s_sha:     db " sha256=", 0
-s_sdi:     db " sdi=", 0
-s_wim:     db " wim=", 0
-s_ext_sdi: db ".sdi"
-s_ext_wim: db ".wim"
 s_failed:  db "failed", 0
 e_prefix:  db "pebuild-standin bootmgr.exe: ", 0
-e_nopxe:   db "no PXE stack (int 1Ah 5650h)", 0
-e_tftp:    db "TFTP download failed: ", 0
 no_reply:  db 0
 no_ack:    db 0
 bcd_len:   dd 0

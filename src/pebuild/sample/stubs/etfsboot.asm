@@ -18,17 +18,9 @@ LINE     equ 0x9800
 LOAD_SEG equ 0x2000
 MAX_SIZE equ 0x9F000 - 0x20000          ; up to the EBDA
 
-start:
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov sp, 0x7C00
-        jmp 0x0000:main
-main:
-        sti
-        cld
+%include "bios_base.inc"
+
+start:  START_AT_7C00 main
         mov [drive], dl
         call serial_init
         mov ah, 0x41
@@ -40,8 +32,6 @@ main:
         cmp bx, 0xAA55
         jne fail
         call iso_mount
-        mov si, e_pvd
-        jc fail
         mov si, s_bootmgr
         call iso_path
         mov si, e_nobootmgr
@@ -55,16 +45,9 @@ main:
         mov [file_size], ecx
         mov dx, LOAD_SEG
         xor di, di
-.load:  call iso_read
+        call iso_load
         mov si, e_read
         jc fail
-        inc eax
-        add dx, 0x80                    ; the next 2048 bytes
-        cmp ecx, 2048
-        jbe .loaded
-        sub ecx, 2048
-        jmp .load
-.loaded:
         mov di, LINE
         mov si, s_loaded
         call app_str
@@ -74,39 +57,10 @@ main:
         call app_str
         mov eax, [file_size]
         call app_dec32
-        mov si, s_dl
-        call app_str
-        mov al, [drive]
-        call app_hex8
+        call app_dl
         call print_line
         mov dl, [drive]
         jmp LOAD_SEG:0
-
-; fail: SI = message -> one error line, power off
-fail:
-        push si
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
-        pop si
-        call app_str
-        call print_line
-        jmp poweroff
-
-; app_hex8: AL as two uppercase hex digits -> ES:DI
-app_hex8:
-        push ax
-        shr al, 4
-        call .nib
-        pop ax
-.nib:   and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe .d
-        add al, 'A' - '9' - 1
-.d:     stosb
-        mov byte [di], 0
-        ret
 
 %include "rm_io.inc"
 %include "iso9660.inc"
@@ -114,14 +68,11 @@ app_hex8:
 s_bootmgr:   db "\BOOTMGR", 0
 s_loaded:    db "etfsboot.com: \BOOTMGR lba=", 0
 s_size:      db " size=", 0
-s_dl:        db " dl=", 0
 e_prefix:    db "pebuild-standin etfsboot.com: ", 0
 e_noext:     db "no int 13h extensions on the boot drive", 0
-e_pvd:       db "no ISO 9660 primary volume descriptor at LBA 16", 0
 e_nobootmgr: db "BOOTMGR is not in the root directory of the disc", 0
 e_size:      db "BOOTMGR is empty or larger than 508 KiB", 0
 e_read:      db "int 13h read error while loading BOOTMGR", 0
-drive:       db 0
 file_lba:    dd 0
 file_size:   dd 0
 data:

@@ -26,21 +26,11 @@ NEXT    equ 0xA700
 LOAD_SEG equ 0x1000
 LOAD_MAX equ 0x8000
 
-start:
-        cli
-        xor ax, ax
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov sp, 0x7C00
-        jmp 0x0000:main
-main:
-        sti
-        cld
+%include "bios_base.inc"
+
+start:  START_AT_7C00 main
         call serial_init
         call find_pxe
-        mov si, e_nopxe
-        jc fail
         ; the boot file name: cached reply first, DHCPACK second
         mov ax, 3
         mov dx, PKT
@@ -106,34 +96,15 @@ main:
         jne fail
         jmp LOAD_SEG:0x0040
 .dlfail:
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
         mov si, e_tftp
-        call app_str
-        mov si, NEXT
-        call app_str
-        call print_line
-        jmp poweroff
-
-; fail: SI = message -> one error line, power off
-fail:
-        push si
-        mov di, LINE
-        mov si, e_prefix
-        call app_str
-        pop si
-        call app_str
-        call print_line
-        jmp poweroff
+        mov bx, NEXT
+        jmp fail2
 
 %include "rm_common.inc"
 
 s_file:    db " file=", 0
 s_bootmgr: db "bootmgr.exe", 0
 e_prefix:  db "pebuild-standin pxeboot.n12: ", 0
-e_nopxe:   db "no PXE stack (int 1Ah 5650h)", 0
 e_nocache: db "no cached DHCP packet", 0
-e_tftp:    db "TFTP download failed: ", 0
 e_noentry: db "bootmgr.exe has no real-mode entry (not the sample's)", 0
 data:
