@@ -46,6 +46,16 @@ def missing_tools(names: tuple[str, ...]) -> list[str]:
     return [name for name in names if tool(name) is None]
 
 
+def cannot_run(bench: str, names: tuple[str, ...]) -> str | None:
+    """Why `bench` cannot run here (a missing tool, not root), or None: one line for stderr."""
+    missing = missing_tools(names)
+    if missing:
+        return f"{bench}: not installed: {', '.join(missing)} (make setup)"
+    if os.geteuid() != 0:
+        return f"{bench}: needs root (network namespaces joined by veth pairs)"
+    return None
+
+
 def _die_with_parent() -> None:
     """preexec: SIGKILL this child when the bench dies (prctl PR_SET_PDEATHSIG survives exec)."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

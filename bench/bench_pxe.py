@@ -110,13 +110,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size-mb", type=int, default=400)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args(argv)
-    missing = lab_.missing_tools(("dnsmasq", "nginx", "atftp", "curl", "hivexregedit", "unshare", "nsenter",
-                                  "ip", "ss"))  # fmt: skip
-    if missing:
-        print(f"bench_pxe: not installed: {', '.join(missing)}", file=sys.stderr)
-        return 1
-    if os.geteuid() != 0:
-        print("bench_pxe: needs root (network namespaces joined by veth pairs)", file=sys.stderr)
+    why = lab_.cannot_run("bench_pxe", ("dnsmasq", "nginx", "atftp", "curl", "hivexregedit", "unshare",
+                                        "nsenter", "ip", "ss"))  # fmt: skip
+    if why is not None:
+        print(why, file=sys.stderr)
         return 1
     from pebuild.pxe import PxeRequest, write_pxe_tree
 

@@ -455,12 +455,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    missing = lab_.missing_tools(TOOLS)
-    if missing:
-        print(f"bench_pxe_scale: not installed: {', '.join(missing)} (make setup)", file=sys.stderr)
-        return 1
-    if os.geteuid() != 0:
-        print("bench_pxe_scale: needs root (network namespaces with veth pairs)", file=sys.stderr)
+    why = lab_.cannot_run("bench_pxe_scale", TOOLS)
+    if why is not None:
+        print(why, file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="bench-pxe-scale-", dir=args.keep))
     work.chmod(0o755)  # nginx's workers (nobody) read the trees below it

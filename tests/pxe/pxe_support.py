@@ -80,6 +80,17 @@ def make_boot_wim(
     return dest
 
 
+def netboot_wim(tmp_path_factory: pytest.TempPathFactory, name: str, marker: str) -> Path:
+    """A boot.wim for the QEMU netboot tests (make_boot_wim), once QEMU and namespaces are there."""
+    from pebuild.qemu.netboot import available
+
+    require_tool("qemu-system-x86_64")
+    why = available()
+    if why is not None:
+        pytest.skip(f"PXE through dnsmasq needs a private network namespace: {why}")
+    return make_boot_wim(tmp_path_factory.mktemp(name) / "boot.wim", "amd64", marker=marker)
+
+
 def world_dir(prefix: str) -> Path:
     """A fresh 0755 directory under /tmp that `nobody` can enter: dnsmasq, nginx and in.tftpd drop
     root as on a real server, and pytest's tmp_path (0700) is out of their reach. Caller removes it."""

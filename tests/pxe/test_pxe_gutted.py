@@ -12,10 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pxe_support import make_boot_wim
+from pxe_support import netboot_wim
 
-from _helpers import PEBUILD_CMD, require_tool
-from pebuild.qemu.netboot import available
+from _helpers import PEBUILD_CMD
 
 pytestmark = [pytest.mark.smoke, pytest.mark.slow]
 MARKER = f"PEBUILD-PXE-{secrets.token_hex(4)}"
@@ -25,11 +24,7 @@ FULL = ("--dhcp", "full", "--dhcp-range", "192.168.50.100,192.168.50.199,12h")
 
 @pytest.fixture(scope="module")
 def boot_wim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_tool("qemu-system-x86_64")
-    why = available()
-    if why is not None:
-        pytest.skip(f"PXE through dnsmasq needs a private network namespace: {why}")
-    return make_boot_wim(tmp_path_factory.mktemp("gutted") / "boot.wim", "amd64", marker=MARKER)
+    return netboot_wim(tmp_path_factory, "gutted", MARKER)
 
 
 @pytest.mark.parametrize("firmware", ["bios", "uefi"])

@@ -16,10 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pxe_support import make_boot_wim
+from pxe_support import netboot_wim
 
-from _helpers import PEBUILD_CMD, SHARED_DIR, require_tool
-from pebuild.qemu.netboot import SERVER_ADDRESS, available
+from _helpers import PEBUILD_CMD, SHARED_DIR
+from pebuild.qemu.netboot import SERVER_ADDRESS
 
 pytestmark = [pytest.mark.smoke, pytest.mark.slow]
 MARKER = f"PEBUILD-PXE-{secrets.token_hex(4)}"
@@ -29,11 +29,7 @@ TAIL = r"bcd=\S+ sha256=[0-9a-f]{16} sdi=\S+ wim=\S+[\r\n]"
 
 @pytest.fixture(scope="module")
 def boot_wim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_tool("qemu-system-x86_64")
-    why = available()
-    if why is not None:
-        pytest.skip(f"PXE through dnsmasq needs a private network namespace: {why}")
-    return make_boot_wim(tmp_path_factory.mktemp("netboot") / "boot.wim", "amd64", marker=MARKER)
+    return netboot_wim(tmp_path_factory, "netboot", MARKER)
 
 
 def write_tree(boot_wim: Path, dest: Path, *args: str) -> Path:

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pebuild.qemu import standin
 from pebuild.qemu.model import DEFAULT_EXPECT, SmokeRequest, SmokeResult, _Run
-from pebuild.qemu.netboot import Netboot, check_standin, netboot
+from pebuild.qemu.netboot import Netboot, netboot
 from pebuild.qemu.process import read_serial, strip_ansi
 
 _TAIL = r"bcd=\S+ sha256=[0-9a-f]{16} sdi=\S+ wim=\S+[\r\n]"
@@ -60,14 +61,7 @@ def finish(session: PxeSession, run: _Run, result: SmokeResult) -> SmokeResult:
     req = session.request
     report = session.server.collect()
     serial = strip_ansi(read_serial(run.serial_log))
-    check = check_standin(serial, Path(req.media), req.firmware)
-    if check is not None:
-        ok, why = check
-        if not ok and result.ok:
-            result.ok = False
-            result.reason = f"wrong boot: {why}"
-        elif ok:
-            result.reason += f"; {why}"
+    result = standin.apply(result, serial, Path(req.media), "pxe", req.firmware)
     result.reason += f"; {report.summary()}"
     result.netboot = report.to_json()
     result.netboot["logs"] = _keep_logs(report.logs, req, result.ok)

@@ -8,7 +8,7 @@
 ;   2. on a CD (int 13h 48h: 2048-byte sectors) reads \Boot\BCD from the ISO 9660 volume
 ;      (iso9660.inc), checks `regf`, hashes it (SHA-256, sha256.inc), finds the ramdisk's .sdi
 ;      and .wim paths in it (bcd_scan.inc), checks `$SDI0001` and `MSWIM\0\0\0` at their starts
-;      and prints the line the PXE stand-ins print (pebuild.qemu.netboot check_standin):
+;      and prints the line the PXE stand-ins print (pebuild.qemu.standin compares it):
 ;        <marker> bcd=\Boot\BCD sha256=<16 hex> sdi=<path>:<size> wim=<path>:<size>
 ;   3. on a disk does the same through the FAT32 volume whose boot sector (BPB) the VBR left at
 ;      0000:7C00 (fat32.inc; 8.3 names), a missing file being `not on the disk`; a disk without a
