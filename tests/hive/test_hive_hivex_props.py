@@ -253,3 +253,16 @@ def test_real_hive_rewrites_keep_hivex_facts(name: str, tmp_path: Path) -> None:
         check_structure(out.read_bytes())
         assert hivex_tree(out) == before
         assert regipy_keys(out) == nodes
+
+
+@pytest.mark.parametrize(("count", "minor"), [(1012, 5), (1013, 5), (2500, 3)])
+def test_list_sizes_around_the_leaf_limit_as_hivex_sees_them(count: int, minor: int, tmp_path: Path) -> None:
+    """Around the 1012-entry leaf (one lh/lf, then ri of leaves): hivex finds every subkey."""
+    require_tool("hivexregedit")
+    hive = Hive.new(minor=minor)
+    for i in range(count):
+        hive.root.create(f"K{i}").set_value("i", RegType.DWORD, i)
+    save_hive(hive, tmp_path / "h", timestamp=0)
+    seen = hivex_tree(tmp_path / "h")
+    assert list(seen)[1:] == sorted((f"K{i}" for i in range(count)), key=str.upper)  # hivex's order
+    assert all(seen[f"K{i}"].values == {"i": (RegType.DWORD, i.to_bytes(4, "little"))} for i in range(count))

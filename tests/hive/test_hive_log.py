@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hive_check import check_structure, hivex_view, reg_data
+from hive_check import check_structure, hivex_tree, hivex_view, reg_data
 
 from _helpers import HIVE_FIXTURES, hive_fixture, require_tool
 from pebuild.errors import FormatError
@@ -126,6 +126,7 @@ def test_written_result_is_clean_and_hivex_agrees(name: str, mode: str, tmp_path
 
 
 def test_saving_in_place_empties_the_logs(tmp_path: Path) -> None:
+    require_tool("hivexregedit")
     path = hive_fixture("regipy-transactions_NTUSER.DAT", tmp_path)
     hive = Hive.open(path)
     hive.root.create("Pebuild").set_value("Probe", 4, (7).to_bytes(4, "little"))
@@ -140,6 +141,8 @@ def test_saving_in_place_empties_the_logs(tmp_path: Path) -> None:
     assert again.replay is None
     assert again.root.open("Pebuild").get_value("Probe").as_python() == 7
     assert len(list(again.root.walk())) == 3105 + 1
+    seen = hivex_tree(path)  # hivex opens the saved file alone (logs emptied) and sees the edit
+    assert len(seen) == 3105 + 1 and seen["Pebuild"].values == {"Probe": (4, (7).to_bytes(4, "little"))}
 
 
 def test_regipy_reads_the_written_result(tmp_path: Path) -> None:
