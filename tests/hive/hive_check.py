@@ -140,6 +140,24 @@ def hivex_upper(tree: dict[str, HivexKey]) -> dict[str, dict[str, tuple[int, byt
     }
 
 
+def bcd_elements(path: Path) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """A BCD store as hivex reads it: {object key (lower-case GUID): {element id (8 lower-case hex
+    digits): (type, data) of its Element value}}; objects without elements map to {}."""
+    objects: dict[str, dict[str, tuple[int, bytes]]] = {}
+    for where, item in hivex_tree(path).items():
+        parts = where.lower().split("\\")
+        if len(parts) >= 2 and parts[0] == "objects":
+            elements = objects.setdefault(parts[1], {})
+            if len(parts) == 4 and parts[2] == "elements" and "element" in {n.lower() for n in item.values}:
+                elements[parts[3]] = next(v for n, v in item.values.items() if n.lower() == "element")
+    return objects
+
+
+def reg_sz(text: str) -> bytes:
+    """REG_SZ data as Windows stores it: UTF-16LE with the terminating NUL."""
+    return (text + "\0").encode("utf-16-le")
+
+
 def upper_text(name: str) -> str:
     """The name upper-cased as Windows compares it (one UTF-16 unit at a time)."""
     return struct.pack(f"<{len(utf16_units(name))}H", *upper_units(name)).decode("utf-16-le", "surrogatepass")
