@@ -24,12 +24,10 @@ from pathlib import Path
 HIVEX_PREFIX = "HKEY_LOCAL_MACHINE\\BCD00000000"
 
 
-def hivex_export(path: Path, prefix: str = HIVEX_PREFIX) -> str:
-    proc = subprocess.run(
-        ["hivexregedit", "--export", "--prefix", prefix, str(path), "\\"],
-        capture_output=True,
-        timeout=300,
-    )
+def hivex_export(path: Path, prefix: str | None = HIVEX_PREFIX, key: str = "\\") -> str:
+    """`hivexregedit --export` of `key` and its subtree (`prefix` None: hivex's default)."""
+    args = ["hivexregedit", "--export", *(["--prefix", prefix] if prefix else []), str(path), key]
+    proc = subprocess.run(args, capture_output=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return _perl_text(proc.stdout)
 
@@ -198,6 +196,33 @@ def regipy_keys(path: Path) -> dict[str, RegipyKey]:
 def regipy_classes(path: Path) -> dict[str, tuple[str | None, int]]:
     """`regipy_keys` as {key path: (class name, FILETIME)}."""
     return {where: (key.class_name, key.mtime) for where, key in regipy_keys(path).items()}
+
+
+def regipy_replay(hive: Path, logs: list[Path], out: Path) -> Path:
+    """The dirty `hive` recovered by regipy from its logs (in the order Windows reads them: LOG1
+    then LOG2), written to `out` with the header checksum regipy leaves stale recomputed here
+    (hivex refuses a bad checksum): an independent replay to compare pebuild's result with."""
+    import logging
+
+    from regipy.recovery import apply_transaction_logs
+
+    logging.disable(logging.CRITICAL)
+    try:
+        if len(logs) == 2:
+            apply_transaction_logs(
+                str(hive), str(logs[1]), secondary_log_path=str(logs[0]), restored_hive_path=str(out)
+            )
+        else:
+            apply_transaction_logs(str(hive), str(logs[0]), restored_hive_path=str(out))
+    finally:
+        logging.disable(logging.NOTSET)
+    data = bytearray(out.read_bytes())
+    xor = 0
+    for (dword,) in struct.iter_unpack("<I", bytes(data[:508])):
+        xor ^= dword
+    struct.pack_into("<I", data, 508, {0: 1, 0xFFFFFFFF: 0xFFFFFFFE}.get(xor, xor))
+    out.write_bytes(bytes(data))
+    return out
 
 
 def reg_data(vtype: int, data: bytes) -> str:
