@@ -112,6 +112,14 @@ def export_blocks(text: str) -> dict[str, list[str]]:
     return blocks
 
 
+def hivex_values_of(data: bytes, where: Path) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """Hive bytes written to `where` and read back by hivex: {key: {value name: (type, data)}}."""
+    require_tool("hivexregedit")
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.write_bytes(data)
+    return hive_check.hivex_values(where)
+
+
 class HiveKit:
     """Helpers the servicing tests share (a fixture, since every conftest is named conftest)."""
 
@@ -120,6 +128,7 @@ class HiveKit:
     make_default_hive = staticmethod(make_default_hive)
     hivex_export = staticmethod(hivex_export)
     export_blocks = staticmethod(export_blocks)
+    hivex_values_of = staticmethod(hivex_values_of)
 
 
 @pytest.fixture(scope="session")
