@@ -241,7 +241,9 @@ def test_edit_sequences_on_real_hives_through_hivex(data, name: str, tmp_path_fa
     _run_edits(data, Hive.open(path), model, tmp_path)
 
 
-@pytest.mark.parametrize("name", REAL_HIVES)
+@pytest.mark.parametrize(
+    "name", [*REAL_HIVES, "regipy-NTUSER.DAT", "regipy-BCD", "yarp-BigDataHive", "yarp-ManySubkeysHive"]
+)
 def test_real_hive_rewrites_keep_hivex_facts(name: str, tmp_path: Path) -> None:
     """No edits, both modes: hivex's and regipy's views (timestamps and classes included) unchanged."""
     require_tool("hivexregedit")
