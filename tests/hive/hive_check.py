@@ -77,7 +77,8 @@ sub hx { my ($s) = @_; utf8::encode($s); return unpack("H*", $s); }
 my @stack = ([$h->root(), ""]);
 while (my $item = pop @stack) {
   my ($node, $path) = @$item;
-  print "K\t", hx($path), "\t", $h->node_timestamp($node), "\n";
+  my $ts = eval { $h->node_timestamp($node) };  # hivex refuses a FILETIME above 2**63 - 1
+  print "K\t", hx($path), "\t", defined $ts ? $ts : -1, "\n";
   for my $v ($h->node_values($node)) {
     my ($type, $data) = $h->value_value($v);
     print "V\t", hx($h->value_key($v)), "\t", $type, "\t", unpack("H*", $data), "\n";
@@ -92,7 +93,8 @@ while (my $item = pop @stack) {
 
 @dataclass(frozen=True)
 class HivexKey:
-    """One key as hivex reads it: its last-written FILETIME and {value name: (type, data)}."""
+    """One key as hivex reads it: its last-written FILETIME (-1: one hivex refuses, above
+    2**63 - 1) and {value name: (type, data)}."""
 
     mtime: int
     values: dict[str, tuple[int, bytes]]
