@@ -226,6 +226,31 @@ def test_offline_driver_on_a_dirty_windows_system(run_pebuild, tree: Path, basel
     assert hivex_values(config / "SYSTEM") == _values(baseline["SYSTEM"])
 
 
+def test_offline_driver_into_a_wim_with_a_dirty_windows_system(
+    run_pebuild, tree: Path, baseline, tmp_path: Path
+) -> None:
+    """The same in a WIM (captured by wimlib-imagex): one update holds the clean SYSTEM and the
+    emptied SYSTEM.LOG1/.LOG2 under their own names."""
+    wimlib = require_tool("wimlib-imagex")
+    wim = tmp_path / "boot.wim"
+    subprocess.run([wimlib, "capture", str(tree), str(wim), "PE"], check=True, capture_output=True)
+    run_pebuild(
+        "driver", "add", str(wim), str(INF / "good_net_multiarch"), "--offline", "--arch", "amd64", check=True
+    )
+    out = tmp_path / "out"
+    paths = [f"/{CONFIG}/SYSTEM", f"/{CONFIG}/SYSTEM.LOG1", f"/{CONFIG}/SYSTEM.LOG2"]
+    subprocess.run(
+        [wimlib, "extract", str(wim), "1", *paths, f"--dest-dir={out}", "--no-acls"],
+        check=True,
+        capture_output=True,
+    )
+    _assert_clean_and_logs_emptied(out)
+    system = hivex_values(out / "SYSTEM")
+    assert system.pop("ControlSet001\\Services\\RTL8139")["Start"] == dword(3)
+    system.pop("ControlSet001\\Services\\RTL8139\\Parameters")
+    assert system == _values(baseline["SYSTEM"])
+
+
 def _digests(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
