@@ -283,3 +283,11 @@ def test_dirty_system_without_logs_is_refused_and_untouched(run_pebuild, tmp_pat
     assert shown.returncode == 0, shown.stderr
     current = hivex_values(config / "SYSTEM")["Select"]["Current"]  # hivex reads the primary file as it is
     assert str(int.from_bytes(current[1], "little")) in shown.stdout
+    exported = tmp_path / "select.reg"
+    run_pebuild(
+        "reg", "export", str(tree), "HKLM\\SYSTEM\\Select", "-o", str(exported), "--allow-dirty", check=True
+    )
+    text = exported.read_bytes().decode("utf-16")
+    assert f'"Current"=dword:{int.from_bytes(current[1], "little"):08x}' in text
+    run_pebuild("pe-settings", "show", str(tree), "--allow-dirty", "--json", check=True)
+    assert _digests(tree) == before  # reading as it is writes nothing
