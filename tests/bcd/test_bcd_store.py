@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hive_check import bcd_elements, check_structure, hivex_export
+from hive_check import bcd_elements, check_structure, hivex_export, hivex_tree
 
 from _helpers import BCD_FIXTURES, require_tool
 from pebuild.bcd import ALIASES, BcdStore, BootDevice, RamdiskDevice, store_from_json, store_to_json
@@ -125,6 +125,13 @@ def test_set_delete_and_json_note_raw_bytes(bcd_fixtures: Path, tmp_path: Path) 
     want[loader]["250000c2"] = (3, (0).to_bytes(8, "little"))  # bootmenupolicy legacy
     want[loader]["260000b0"] = (3, b"\x01")  # ems yes: one byte, as Windows writes booleans
     assert "12000030" not in want[loader] and seen == want
+    # timestamps (hivex): keys of untouched objects keep Windows' FILETIMEs; edited ones carry the save time
+    after, before = hivex_tree(tmp_path / "BCD"), hivex_tree(bcd_fixtures / "win10-setup-pcat.bcd")
+    edited = {f"objects\\{g}" for g in (bootmgr, loader)}
+    for key, item in after.items():
+        if key.lower() not in ("objects",) and not any(key.lower().startswith(e) for e in edited):
+            assert item.mtime == before[key].mtime, key
+    assert after[f"Objects\\{bootmgr}\\Elements\\25000004"].mtime == 116_444_736_000_000_000  # Unix 0
 
 
 @pytest.mark.parametrize(
