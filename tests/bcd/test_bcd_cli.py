@@ -8,14 +8,19 @@ import struct
 from pathlib import Path
 
 import pytest
-from hive_check import hivex_export
+from hive_check import bcd_elements, hivex_export, hivex_values, reg_sz
 
 from _helpers import assert_one_line_error, require_tool
 from pebuild.fsutil import sha256_file
 from pebuild.hive import header_checksum
 
+BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+EMS = "{0ce4991b-e6b3-4b16-b23c-5e0d9250e5d9}"
+DBG = "{4636856e-540f-4170-a130-a84776f4c654}"
+
 
 def test_create_show_set_delete(run_pebuild, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    require_tool("hivexregedit")
     store = tmp_path / "BCD"
     run_pebuild(
         "bcd", "create", str(store), "--preset", "iso-bios", "--ems", "1,115200", "--timeout", "7", check=True
@@ -24,9 +29,20 @@ def test_create_show_set_delete(run_pebuild, tmp_path: Path) -> None:  # type: i
     assert "ramdisk=[boot]\\sources\\boot.wim,{ramdiskoptions}" in shown
     assert "timeout                 7" in shown
     assert "emsbaudrate             115200" in shown
+    before = bcd_elements(store)
+    assert before[BOOTMGR]["25000004"] == (3, (7).to_bytes(8, "little"))
     run_pebuild("bcd", "set", str(store), "{default}", "loadoptions", "/noguiboot", check=True)
     run_pebuild("bcd", "set", str(store), "{bootmgr}", "timeout", "0x10", check=True)
     run_pebuild("bcd", "delete", str(store), "{bootmgr}", "displayorder", check=True)
+    # hivex: exactly these three element changes, under the object {bootmgr}'s default names
+    after = bcd_elements(store)
+    default = before[BOOTMGR]["23000003"][1].decode("utf-16-le").rstrip("\0").lower()
+    assert "24000001" in before[BOOTMGR] and "12000030" not in before[default]
+    before[BOOTMGR]["25000004"] = (3, (16).to_bytes(8, "little"))
+    del before[BOOTMGR]["24000001"]
+    before[default]["12000030"] = (1, reg_sz("/noguiboot"))
+    assert after == before
+    raw = hivex_values(store)
     document = json.loads(run_pebuild("bcd", "show", str(store), "--json", check=True).stdout)
     bootmgr = document["objects"]["{9dea862c-5cdd-4e70-acc1-f32b344d4795}"]["elements"]
     assert bootmgr["25000004"]["value"] == 16 and "24000001" not in bootmgr
@@ -36,6 +52,9 @@ def test_create_show_set_delete(run_pebuild, tmp_path: Path) -> None:  # type: i
         for e in o.get("elements", {}).values()
     )
     run_pebuild("bcd", "delete", str(store), "{emssettings}", check=True)
+    assert EMS in after and DBG in after
+    gone = {k: v for k, v in raw.items() if not k.lower().startswith(f"objects\\{EMS}")}
+    assert len(gone) < len(raw) and hivex_values(store) == gone  # the object's whole subtree, nothing else
     shown = run_pebuild("bcd", "show", str(store), check=True).stdout
     assert "identifier              {emssettings}" not in shown
     assert "identifier              {dbgsettings}" in shown

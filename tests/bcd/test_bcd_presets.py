@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hive_check import check_structure, hivex_view, reg_data
+from hive_check import bcd_elements, check_structure, hivex_view, reg_data, reg_sz
 
 from _helpers import BCD_FIXTURES, require_tool
 from pebuild.bcd import ALIASES, BcdStore, presets
@@ -128,10 +128,22 @@ def test_pxe_presets_match_the_wds_store(preset: str) -> None:
     assert store.get("{default}", "osdevice").path == "\\Boot\\boot.wim"
 
 
-def test_ems_and_options_reach_the_store() -> None:
+def test_ems_and_options_reach_the_store(tmp_path: Path) -> None:
+    require_tool("hivexregedit")
     store = presets.create(
         "iso-bios", PresetOptions(ems=(2, 57600), timeout=3, loadoptions="/noguiboot", locale="de-DE")
     )
+    store.write(tmp_path / "BCD", timestamp=0)
+    seen = bcd_elements(tmp_path / "BCD")  # hivex; element ids as bcdedit /enum /v names them
+    ems, bootmgr = seen[f"{{{A['{emssettings}']}}}"], seen[f"{{{A['{bootmgr}']}}}"]
+    default = seen[bootmgr["23000003"][1].decode("utf-16-le").rstrip("\0").lower()]
+    assert ems["15000022"] == (3, (2).to_bytes(8, "little"))  # emsport
+    assert ems["15000023"] == (3, (57600).to_bytes(8, "little"))  # emsbaudrate
+    assert ems["16000020"] == bootmgr["16000020"] == (3, b"\x01")  # bootems (a library element)
+    assert default["260000b0"] == (3, b"\x01")  # ems
+    assert default["12000030"] == (1, reg_sz("/noguiboot"))
+    assert default["12000005"] == (1, reg_sz("de-DE"))
+    assert bootmgr["25000004"] == (3, (3).to_bytes(8, "little"))
     assert store.get("{emssettings}", "emsport") == 2
     assert store.get("{emssettings}", "emsbaudrate") == 57600
     assert store.get("{emssettings}", "bootems") is True

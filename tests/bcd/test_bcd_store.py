@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hive_check import check_structure, hivex_export
+from hive_check import bcd_elements, check_structure, hivex_export, hivex_tree
 
 from _helpers import BCD_FIXTURES, require_tool
 from pebuild.bcd import ALIASES, BcdStore, BootDevice, RamdiskDevice, store_from_json, store_to_json
@@ -92,7 +92,8 @@ def test_resolve_default_and_short_integers(bcd_fixtures: Path) -> None:
     assert store.objects[ALIASES["{bootmgr}"]].type == 0x10100002
 
 
-def test_set_delete_and_json_note_raw_bytes(bcd_fixtures: Path) -> None:
+def test_set_delete_and_json_note_raw_bytes(bcd_fixtures: Path, tmp_path: Path) -> None:
+    require_tool("hivexregedit")
     store = BcdStore.open(bcd_fixtures / "win10-setup-pcat.bcd")
     document = store_to_json(store)
     timeout = document["objects"]["{9dea862c-5cdd-4e70-acc1-f32b344d4795}"]["elements"]["25000004"]
@@ -112,6 +113,25 @@ def test_set_delete_and_json_note_raw_bytes(bcd_fixtures: Path) -> None:
     assert ALIASES["{memdiag}"] not in store.objects
     again = BcdStore.parse(store.serialize(timestamp=0, mode="preserve"))
     assert again.get("{bootmgr}", "timeout") == 5 and ALIASES["{memdiag}"] not in again.objects
+    # hivex on the written store: the edits as Windows encodes them, every other element as it was
+    store.write(tmp_path / "BCD", timestamp=0, mode="preserve")
+    seen, want = bcd_elements(tmp_path / "BCD"), bcd_elements(bcd_fixtures / "win10-setup-pcat.bcd")
+    bootmgr, loader = f"{{{ALIASES['{bootmgr}']}}}", f"{{{SETUP_LOADER}}}"
+    device = seen[loader].pop("11000001")
+    assert device[0] == 3 and device[1][:16] == ALIASES["{ramdiskoptions}"].bytes_le
+    assert device[1].endswith("\\x64\\sources\\boot.wim\0".encode("utf-16-le"))
+    del want[loader]["11000001"], want[f"{{{ALIASES['{memdiag}']}}}"]
+    want[bootmgr]["25000004"] = (3, (5).to_bytes(8, "little"))
+    want[loader]["250000c2"] = (3, (0).to_bytes(8, "little"))  # bootmenupolicy legacy
+    want[loader]["260000b0"] = (3, b"\x01")  # ems yes: one byte, as Windows writes booleans
+    assert "12000030" not in want[loader] and seen == want
+    # timestamps (hivex): keys of untouched objects keep Windows' FILETIMEs; edited ones carry the save time
+    after, before = hivex_tree(tmp_path / "BCD"), hivex_tree(bcd_fixtures / "win10-setup-pcat.bcd")
+    edited = {f"objects\\{g}" for g in (bootmgr, loader)}
+    for key, item in after.items():
+        if key.lower() not in ("objects",) and not any(key.lower().startswith(e) for e in edited):
+            assert item.mtime == before[key].mtime, key
+    assert after[f"Objects\\{bootmgr}\\Elements\\25000004"].mtime == 116_444_736_000_000_000  # Unix 0
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 """Independent checks of written hives for the hive and bcd tests.
 
 Nothing here imports pebuild: the structural checker walks bins and cells with
-plain `struct` from the rules in formats.md §1, and `hivex_view` runs hivex's
-`hivexregedit --export` and parses its .reg text. Names are upper-cased with
+plain `struct` from the rules in formats.md §1, `hivex_view` runs hivex's
+`hivexregedit --export` and parses its .reg text, `hivex_tree` walks the hive with
+hivex's own library (Win::Hivex: exact names, types, data bytes and key timestamps)
+and `regipy_keys` reads class names and timestamps with regipy. Names are upper-cased with
 Windows' own table: the NTFS $UpCase file mkntfs (ntfs-3g) writes, which is the
 table RtlUpcaseUnicodeChar uses, read back with ntfscat.
 """
@@ -10,22 +12,22 @@ table RtlUpcaseUnicodeChar uses, read back with ntfscat.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import struct
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 HIVEX_PREFIX = "HKEY_LOCAL_MACHINE\\BCD00000000"
 
 
-def hivex_export(path: Path, prefix: str = HIVEX_PREFIX) -> str:
-    proc = subprocess.run(
-        ["hivexregedit", "--export", "--prefix", prefix, str(path), "\\"],
-        capture_output=True,
-        timeout=300,
-    )
+def hivex_export(path: Path, prefix: str | None = HIVEX_PREFIX, key: str = "\\") -> str:
+    """`hivexregedit --export` of `key` and its subtree (`prefix` None: hivex's default)."""
+    args = ["hivexregedit", "--export", *(["--prefix", prefix] if prefix else []), str(path), key]
+    proc = subprocess.run(args, capture_output=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return _perl_text(proc.stdout)
 
@@ -63,6 +65,166 @@ def hivex_view(path: Path) -> dict[str, dict[str, str]]:
             assert line[i + 1] == "="
             current["".join(name)] = line[i + 2 :]
     return view
+
+
+#: Walks a hive with hivex's library (the one hivexregedit/hivexget use) and prints one line per
+#: key (K, hex UTF-8 path, FILETIME) and per value (V, hex UTF-8 name, type, hex data).
+_HIVEX_WALK = r"""
+use strict; use warnings; use Win::Hivex;
+my $h = Win::Hivex->open($ARGV[0]);
+binmode STDOUT;
+sub hx { my ($s) = @_; utf8::encode($s); return unpack("H*", $s); }
+my @stack = ([$h->root(), ""]);
+while (my $item = pop @stack) {
+  my ($node, $path) = @$item;
+  my $ts = eval { $h->node_timestamp($node) };  # hivex refuses a FILETIME above 2**63 - 1
+  print "K\t", hx($path), "\t", defined $ts ? $ts : -1, "\n";
+  for my $v ($h->node_values($node)) {
+    my ($type, $data) = $h->value_value($v);
+    print "V\t", hx($h->value_key($v)), "\t", $type, "\t", unpack("H*", $data), "\n";
+  }
+  for my $c (reverse $h->node_children($node)) {
+    my $n = $h->node_name($c);
+    push @stack, [$c, $path eq "" ? $n : "$path\\$n"];
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class HivexKey:
+    """One key as hivex reads it: its last-written FILETIME (-1: one hivex refuses, above
+    2**63 - 1) and {value name: (type, data)}."""
+
+    mtime: int
+    values: dict[str, tuple[int, bytes]]
+
+
+def hivex_tree(path: Path) -> dict[str, HivexKey]:
+    """{key path below the root ("" = root): HivexKey}, in hivex's order, through hivex's
+    library. Unlike the .reg export this keeps every name exactly (UTF-8 from hivex, so
+    Latin-1 compressed and UTF-16 names alike), the raw data bytes and the full timestamps."""
+    proc = subprocess.run(
+        ["perl", "-e", _HIVEX_WALK, str(path)],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    tree: dict[str, HivexKey] = {}
+    current: HivexKey | None = None
+    for line in proc.stdout.decode("ascii").splitlines():
+        fields = line.split("\t")
+        if fields[0] == "K":
+            key = bytes.fromhex(fields[1]).decode("utf-8")
+            assert key not in tree, f"hivex lists {key!r} twice"
+            current = tree[key] = HivexKey(int(fields[2]), {})
+        else:
+            assert fields[0] == "V" and current is not None, line
+            name = bytes.fromhex(fields[1]).decode("utf-8")
+            assert name not in current.values, f"hivex lists value {name!r} twice"
+            current.values[name] = (int(fields[2]), bytes.fromhex(fields[3]))
+    return tree
+
+
+def hivex_values(path: Path) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """`hivex_tree` without the timestamps: {key path: {value name: (type, data)}}."""
+    return {key: item.values for key, item in hivex_tree(path).items()}
+
+
+def hivex_upper(tree: dict[str, HivexKey]) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """Key paths and value names upper-cased (Windows' table): for models that track names that way."""
+    return {
+        upper_text(key): {upper_text(name): value for name, value in item.values.items()}
+        for key, item in tree.items()
+    }
+
+
+def bcd_elements(path: Path) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """A BCD store as hivex reads it: {object key (lower-case GUID): {element id (8 lower-case hex
+    digits): (type, data) of its Element value}}; objects without elements map to {}."""
+    objects: dict[str, dict[str, tuple[int, bytes]]] = {}
+    for where, item in hivex_tree(path).items():
+        parts = where.lower().split("\\")
+        if len(parts) >= 2 and parts[0] == "objects":
+            elements = objects.setdefault(parts[1], {})
+            if len(parts) == 4 and parts[2] == "elements" and "element" in {n.lower() for n in item.values}:
+                elements[parts[3]] = next(v for n, v in item.values.items() if n.lower() == "element")
+    return objects
+
+
+def reg_sz(text: str) -> bytes:
+    """REG_SZ data as Windows stores it: UTF-16LE with the terminating NUL."""
+    return (text + "\0").encode("utf-16-le")
+
+
+def upper_text(name: str) -> str:
+    """The name upper-cased as Windows compares it (one UTF-16 unit at a time)."""
+    return struct.pack(f"<{len(utf16_units(name))}H", *upper_units(name)).decode("utf-16-le", "surrogatepass")
+
+
+@dataclass(frozen=True)
+class RegipyKey:
+    """One key node as regipy parses it: class name, last-written FILETIME, and whether the
+    name is stored compressed (one Latin-1 byte per character, the nk's 0x20 flag)."""
+
+    class_name: str | None
+    mtime: int
+    compressed: bool
+
+
+def regipy_keys(path: Path) -> dict[str, RegipyKey]:
+    """{key path below the root: RegipyKey}. regipy decodes compressed names as ASCII (lossy),
+    so the path is decoded here from the name bytes regipy read, by the compressed-name flag."""
+    from regipy.registry import RegistryHive
+
+    reg = RegistryHive(str(path))
+    out: dict[str, RegipyKey] = {}
+    stack = [(reg.root, "")]
+    while stack:
+        nk, where = stack.pop()
+        header = nk.header
+        has_class = header.class_name_size and header.class_name_offset != 0xFFFFFFFF
+        out[where] = RegipyKey(
+            nk.get_class_name() if has_class else None, header.last_modified, bool(header.flags.KEY_COMP_NAME)
+        )
+        for child in nk.iter_subkeys() or ():
+            raw = child.header.key_name_string
+            name = raw.decode("latin-1") if child.header.flags.KEY_COMP_NAME else raw.decode("utf-16-le")
+            stack.append((child, f"{where}\\{name}" if where else name))
+    return out
+
+
+def regipy_classes(path: Path) -> dict[str, tuple[str | None, int]]:
+    """`regipy_keys` as {key path: (class name, FILETIME)}."""
+    return {where: (key.class_name, key.mtime) for where, key in regipy_keys(path).items()}
+
+
+def regipy_replay(hive: Path, logs: list[Path], out: Path) -> Path:
+    """The dirty `hive` recovered by regipy from its logs (in the order Windows reads them: LOG1
+    then LOG2), written to `out` with the header checksum regipy leaves stale recomputed here
+    (hivex refuses a bad checksum): an independent replay to compare pebuild's result with."""
+    import logging
+
+    from regipy.recovery import apply_transaction_logs
+
+    logging.disable(logging.CRITICAL)
+    try:
+        if len(logs) == 2:
+            apply_transaction_logs(
+                str(hive), str(logs[1]), secondary_log_path=str(logs[0]), restored_hive_path=str(out)
+            )
+        else:
+            apply_transaction_logs(str(hive), str(logs[0]), restored_hive_path=str(out))
+    finally:
+        logging.disable(logging.NOTSET)
+    data = bytearray(out.read_bytes())
+    xor = 0
+    for (dword,) in struct.iter_unpack("<I", bytes(data[:508])):
+        xor ^= dword
+    struct.pack_into("<I", data, 508, {0: 1, 0xFFFFFFFF: 0xFFFFFFFE}.get(xor, xor))
+    out.write_bytes(bytes(data))
+    return out
 
 
 def reg_data(vtype: int, data: bytes) -> str:

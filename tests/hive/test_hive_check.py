@@ -194,12 +194,20 @@ def test_damage_away_from_the_edit_is_refused(ntuser: bytes, name: str) -> None:
         check_image(Hive.parse(data)._image)  # type: ignore[arg-type]
 
 
-def test_the_undamaged_hive_passes(ntuser: bytes) -> None:
+def test_the_undamaged_hive_passes(ntuser: bytes, tmp_path: Path) -> None:
+    from hive_check import hivex_values
+
+    require_tool("hivexregedit")
     hive = Hive.parse(ntuser)
     report = check_image(hive._image)  # type: ignore[arg-type]
     assert report.keys == sum(1 for _ in hive.root.walk())
     hive.root.create("Pebuild").set_value("Probe", RegType.DWORD, 7)
     Hive.parse(serialize_hive(hive, "preserve", timestamp=0))
+    (tmp_path / "in").write_bytes(ntuser)
+    save_hive(hive, tmp_path / "out", mode="preserve", timestamp=0)
+    want = hivex_values(tmp_path / "in")
+    want["Pebuild"] = {"Probe": (RegType.DWORD, (7).to_bytes(4, "little"))}
+    assert hivex_values(tmp_path / "out") == want  # hivex: the original plus exactly the edit
 
 
 @pytest.mark.parametrize(

@@ -136,3 +136,8 @@ def test_setting_a_deleted_name_replaces_the_tombstone(delta: Path, tmp_path: Pa
     assert back.root.open(f"{CS}\\Services\\XBOXGIP").get_value("Start").as_python() == 3
     assert back.root.open(f"{CS}\\Services").deleted_subkeys == []
     assert back.root.open(f"{CS}\\Services\\EventLog\\State").get_value("6005BT").as_python() == 1
+    # regipy (hivex cannot read tombstone values): the new values, one of each name
+    written = _regipy_view(out)
+    assert ("Start", "REG_DWORD", 3) in written[f"\\{CS}\\Services\\XBOXGIP"]
+    state = written[f"\\{CS}\\Services\\EventLog\\State"]
+    assert [v for v in state if v[0].upper() == "6005BT"] == [("6005BT", "REG_DWORD", 1)]

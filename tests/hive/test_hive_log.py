@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hive_check import check_structure, hivex_view, reg_data
+from hive_check import check_structure, hivex_tree, hivex_view, reg_data, regipy_keys, regipy_replay
 
 from _helpers import HIVE_FIXTURES, hive_fixture, require_tool
 from pebuild.errors import FormatError
@@ -125,7 +125,33 @@ def test_written_result_is_clean_and_hivex_agrees(name: str, mode: str, tmp_path
     assert all(p.stat().st_size for p in find_logs(path))  # saved elsewhere: the logs stay
 
 
+@pytest.mark.parametrize(("name", "mode"), WRITES)
+def test_edited_replay_equals_regipys_replay_plus_the_edit(name: str, mode: str, tmp_path: Path) -> None:
+    """Without pebuild's reader: regipy replays the same logs (hive_check.regipy_replay) and
+    hivex + regipy read both files. Every key's names, types, data, timestamp and class name
+    agree; the only difference is the key pebuild added (stamped with the save time)."""
+    require_tool("hivexregedit")
+    path = hive_fixture(name, tmp_path / "in")
+    logs = [tmp_path / "in" / log for log in REPLAYS[name][0]]
+    theirs = regipy_replay(path, logs, tmp_path / "regipy.hive")
+    hive = Hive.open(path)
+    hive.root.create("Pebuild\\Ключ").set_value("Probe", 4, (7).to_bytes(4, "little"))
+    out = tmp_path / "out.hive"
+    save_hive(hive, out, mode=mode, timestamp=1_700_000_000)
+    ours, want = hivex_tree(out), hivex_tree(theirs)
+    stamp = 1_700_000_000 * 10_000_000 + 116_444_736_000_000_000
+    assert (ours.pop("Pebuild").mtime, ours["Pebuild\\Ключ"].mtime, ours[""].mtime) == (stamp, stamp, stamp)
+    assert ours.pop("Pebuild\\Ключ").values == {"Probe": (4, (7).to_bytes(4, "little"))}
+    assert want.pop("").values == ours.pop("").values  # the root: only its subkey list and stamp changed
+    assert ours == want
+    nodes, expected = regipy_keys(out), regipy_keys(theirs)
+    for key in ("", "Pebuild", "Pebuild\\Ключ"):
+        nodes.pop(key), expected.pop(key, None)
+    assert nodes == expected  # class names (SYSTEM's Lsa\JD, Skew1, GBG, Data), stamps, name encodings
+
+
 def test_saving_in_place_empties_the_logs(tmp_path: Path) -> None:
+    require_tool("hivexregedit")
     path = hive_fixture("regipy-transactions_NTUSER.DAT", tmp_path)
     hive = Hive.open(path)
     hive.root.create("Pebuild").set_value("Probe", 4, (7).to_bytes(4, "little"))
@@ -140,6 +166,8 @@ def test_saving_in_place_empties_the_logs(tmp_path: Path) -> None:
     assert again.replay is None
     assert again.root.open("Pebuild").get_value("Probe").as_python() == 7
     assert len(list(again.root.walk())) == 3105 + 1
+    seen = hivex_tree(path)  # hivex opens the saved file alone (logs emptied) and sees the edit
+    assert len(seen) == 3105 + 1 and seen["Pebuild"].values == {"Probe": (4, (7).to_bytes(4, "little"))}
 
 
 def test_regipy_reads_the_written_result(tmp_path: Path) -> None:

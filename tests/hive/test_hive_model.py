@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hive_check import check_structure, hivex_view, reg_data
+from hive_check import check_structure, hivex_tree, hivex_values, hivex_view, reg_data, regipy_classes
 
 from _helpers import require_tool
 from pebuild.errors import FormatError, UsageError
@@ -78,9 +78,12 @@ def _data_cell_of(data: bytes, name: str) -> bytes:
 
 
 @pytest.mark.parametrize("minor", [3, 5])
-def test_big_data_only_above_minor_3(minor: int) -> None:
+def test_big_data_only_above_minor_3(minor: int, tmp_path: Path) -> None:
     """A 20 KiB value: minor 5 writes a db record (two segments), minor 3 one plain data cell."""
+    require_tool("hivexregedit")
     data = serialize_hive(build(minor), timestamp=0)
+    (tmp_path / "big.hive").write_bytes(data)
+    assert hivex_values(tmp_path / "big.hive")["Software\\Vendor"]["Blob"] == (3, bytes(range(256)) * 80)
     payload = _data_cell_of(data, "Blob")
     if minor == 5:
         assert payload[:4] == b"db" + struct.pack("<H", 2)
@@ -112,7 +115,8 @@ def test_source_date_epoch_pins_output(monkeypatch: pytest.MonkeyPatch) -> None:
     assert serialize_hive(build(3)) == serialize_hive(build(3), timestamp=1000)
 
 
-def test_navigation_is_case_insensitive_and_edits_work() -> None:
+def test_navigation_is_case_insensitive_and_edits_work(tmp_path: Path) -> None:
+    require_tool("hivexregedit")
     hive = Hive.parse(serialize_hive(build(3), timestamp=0))
     vendor = hive.root.open("SOFTWARE\\vendor")
     assert vendor is not None and vendor.path == "Software\\Vendor"
@@ -132,9 +136,20 @@ def test_navigation_is_case_insensitive_and_edits_work() -> None:
     assert again.root.open("Software\\Vendor").get_value("Count") is None
     assert again.root.open("Software\\Vendor").get_value("Name").as_python() == "pebuild"
     check_structure(serialize_hive(hive, "preserve", timestamp=1))
+    save_hive(hive, tmp_path / "edited", mode="preserve", timestamp=1)
+    want = {
+        p: {n: v for n, v in vals.items() if (p, n) != ("Software\\Vendor", "Count")}
+        for p, vals in SPEC.items()
+    }
+    want = {
+        p: {n: (int(t), d) for n, (t, d) in vals.items()} for p, vals in want.items() if "ControlSet" not in p
+    }
+    want.update({"Many": {}, **{f"Many\\k{i:04d}": {} for i in range(1100)}})
+    assert hivex_values(tmp_path / "edited") == want  # hivex: the deletions and nothing else
 
 
-def test_class_names_and_timestamps_survive_both_modes() -> None:
+def test_class_names_and_timestamps_survive_both_modes(tmp_path: Path) -> None:
+    require_tool("hivexregedit")
     hive = build(3)
     key = hive.root.open("Software\\Vendor")
     key.class_name = "VendorClass"
@@ -147,16 +162,28 @@ def test_class_names_and_timestamps_survive_both_modes() -> None:
     other.root.open("Software").set_value("x", RegType.DWORD, 1)
     again = Hive.parse(serialize_hive(other, "preserve", timestamp=0)).root.open("Software\\Vendor")
     assert again.class_name == "VendorClass" and again.timestamp == 0x01D0000000000000
+    for mode, edited in (("compact", hive), ("preserve", other)):
+        save_hive(edited, tmp_path / mode, mode=mode, timestamp=0)
+        assert regipy_classes(tmp_path / mode)["Software\\Vendor"] == ("VendorClass", 0x01D0000000000000)
+        assert hivex_tree(tmp_path / mode)["Software\\Vendor"].mtime == 0x01D0000000000000
+        assert regipy_classes(tmp_path / mode)["Software"][0] is None
 
 
-def test_changed_key_is_stamped_with_the_save_time() -> None:
+def test_changed_key_is_stamped_with_the_save_time(tmp_path: Path) -> None:
     from pebuild.clock import to_filetime
 
+    require_tool("hivexregedit")
     hive = Hive.parse(serialize_hive(build(3), timestamp=100))
     hive.root.open("Software").set_value("x", RegType.DWORD, 1)
     back = Hive.parse(serialize_hive(hive, "preserve", timestamp=200))
     assert back.root.open("Software").timestamp == to_filetime(200)
     assert back.root.open("Software\\Vendor").timestamp == to_filetime(100)
+    save_hive(hive, tmp_path / "h", mode="preserve", timestamp=200)
+    seen = hivex_tree(tmp_path / "h")  # FILETIMEs as hivex reads them, computed here from Unix seconds
+    assert seen["Software"].mtime == 200 * 10_000_000 + 116_444_736_000_000_000
+    assert {k.mtime for p, k in seen.items() if p != "Software"} == {
+        100 * 10_000_000 + 116_444_736_000_000_000
+    }
 
 
 def test_value_as_python() -> None:

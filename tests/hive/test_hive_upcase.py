@@ -41,7 +41,10 @@ def test_table_is_windows_upcase_table() -> None:
         ("ა", "Ა"),  # Georgian: Mtavruli (Unicode 11) is not in Windows' table
     ],
 )
-def test_distinct_to_windows(a: str, b: str) -> None:
+def test_distinct_to_windows(a: str, b: str, tmp_path: Path) -> None:
+    from hive_check import hivex_values
+
+    require_tool("hivexregedit")
     assert upcase(a) != upcase(b)
     hive = Hive.new(minor=5)
     hive.root.create(a).set_value("which", RegType.SZ, "a")
@@ -51,6 +54,12 @@ def test_distinct_to_windows(a: str, b: str) -> None:
     assert hive.root.subkey(b).get_value("which").as_python() == "b"
     back = Hive.parse(serialize_hive(hive, timestamp=0))
     assert {k.name for k in back.root.subkeys} == {a, b}
+    save_hive(hive, tmp_path / "h", timestamp=0)
+    assert hivex_values(tmp_path / "h") == {
+        "": {},
+        a: {"which": (RegType.SZ, "a\0".encode("utf-16-le"))},
+        b: {"which": (RegType.SZ, "b\0".encode("utf-16-le"))},
+    }
 
 
 def test_same_to_windows() -> None:

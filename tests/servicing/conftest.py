@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from _helpers import require_tool
+
+# the independent hive readers shared with tests/hive and tests/bcd (tests/hive/hive_check.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hive"))
+import hive_check
 
 CONFIG = "Windows/System32/config"
 
@@ -89,12 +94,9 @@ def image_wim(tmp_path: Path, image_tree: Path) -> Path:
 
 
 def hivex_export(hive: Path, key: str = "\\", prefix: str | None = None) -> str:
-    tool = require_tool("hivexregedit")
-    args = [tool, "--export"]
-    if prefix:
-        args += ["--prefix", prefix]
-    proc = subprocess.run([*args, str(hive), key], check=True, capture_output=True, text=True)
-    return proc.stdout
+    """hivexregedit's export (tests/hive/hive_check.py, shared by the hive, bcd and servicing tests)."""
+    require_tool("hivexregedit")
+    return hive_check.hivex_export(hive, prefix, key)
 
 
 def export_blocks(text: str) -> dict[str, list[str]]:
@@ -110,6 +112,14 @@ def export_blocks(text: str) -> dict[str, list[str]]:
     return blocks
 
 
+def hivex_values_of(data: bytes, where: Path) -> dict[str, dict[str, tuple[int, bytes]]]:
+    """Hive bytes written to `where` and read back by hivex: {key: {value name: (type, data)}}."""
+    require_tool("hivexregedit")
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.write_bytes(data)
+    return hive_check.hivex_values(where)
+
+
 class HiveKit:
     """Helpers the servicing tests share (a fixture, since every conftest is named conftest)."""
 
@@ -118,6 +128,7 @@ class HiveKit:
     make_default_hive = staticmethod(make_default_hive)
     hivex_export = staticmethod(hivex_export)
     export_blocks = staticmethod(export_blocks)
+    hivex_values_of = staticmethod(hivex_values_of)
 
 
 @pytest.fixture(scope="session")

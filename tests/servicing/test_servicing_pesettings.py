@@ -54,7 +54,7 @@ def test_target_paths_refused(path: str, why: str) -> None:
     assert why in str(info.value)
 
 
-def test_settings_land_where_winpe_reads_them(kit) -> None:
+def test_settings_land_where_winpe_reads_them(kit, tmp_path) -> None:  # type: ignore[no-untyped-def]
     files = {
         "Windows/System32/config/SYSTEM": kit.make_system_hive(current=2),
         "Windows/System32/config/SOFTWARE": kit.make_software_hive(),
@@ -69,3 +69,10 @@ def test_settings_land_where_winpe_reads_them(kit) -> None:
     assert value.type == 1 and value.data == "X:\\\0".encode("utf-16-le")
     again = read_pe_settings(RegistryEditor(lambda p: editor.serialized(timestamp=0)[p]))
     assert (again.scratch_space, again.target_path) == (512, "X:\\")
+    written = editor.serialized(timestamp=0)  # hivex: Select\Current is 2, so ControlSet002
+    system = kit.hivex_values_of(written["Windows/System32/config/SYSTEM"], tmp_path / "SYSTEM")
+    software = kit.hivex_values_of(written["Windows/System32/config/SOFTWARE"], tmp_path / "SOFTWARE")
+    assert system["ControlSet002\\Services\\FBWF"]["WinPECacheThreshold"] == (4, (512).to_bytes(4, "little"))
+    assert "WinPECacheThreshold" not in system["ControlSet001\\Services\\FBWF"]
+    winpe = software["Microsoft\\Windows NT\\CurrentVersion\\WinPE"]
+    assert winpe["InstRoot"] == (1, "X:\\\0".encode("utf-16-le"))

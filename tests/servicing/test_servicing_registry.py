@@ -104,6 +104,9 @@ def test_editor_over_image_hives_and_changed_set(tmp_path: Path, kit) -> None:
     editor.set_value("HKLM\\SYSTEM\\Setup", "CmdLine", REG_SZ, sz_bytes("winpeshl.exe"))
     assert editor.changed == ["Windows/System32/config/SOFTWARE"]
     assert loads.count("Windows/System32/config/SOFTWARE") == 1
+    (software,) = editor.serialized(timestamp=0).values()
+    seen = kit.hivex_values_of(software, tmp_path / "SOFTWARE")  # HKCR is SOFTWARE\Classes for hivex too
+    assert seen["Classes\\.log"] == {"": (REG_SZ, sz_bytes("txtfile"))}
     with pytest.raises(SourceError, match="no registry hive Windows/System32/config/DEFAULT"):
         editor.set_value("HKCU\\Console", "X", REG_DWORD, dword_bytes(1))
 
@@ -152,6 +155,14 @@ def test_reg_corpus_applies_to_hives(tmp_path: Path, kit) -> None:
     assert editor.get_value("HKCU\\Console", "QuickEdit").data == dword_bytes(1)
     assert editor.open_key(f"{SW}\\Pebuild\\Doomed") is None
     assert set(editor.changed) == set(files)
+    written = editor.serialized(timestamp=0)
+    seen = {p.rsplit("/", 1)[-1]: kit.hivex_values_of(written[p], tmp_path / p) for p in written}
+    assert seen["SYSTEM"]["ControlSet001\\Services\\FBWF"]["WinPECacheThreshold"] == (
+        REG_DWORD,
+        dword_bytes(512),
+    )
+    assert seen["DEFAULT"]["Console"]["QuickEdit"] == (REG_DWORD, dword_bytes(1))
+    assert not any(k.startswith("Pebuild\\Doomed") for k in seen["SOFTWARE"])
 
 
 @pytest.mark.parametrize(

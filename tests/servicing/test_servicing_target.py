@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hive_check import hivex_values, reg_sz
 
 from _helpers import HIVE_FIXTURES, assert_one_line_error, hive_fixture, require_tool
 from pebuild.errors import UsageError
@@ -180,6 +181,7 @@ def test_dirty_hive_inside_a_wim(run_pebuild, tmp_path: Path, kit) -> None:
 
 @needs_fixtures
 def test_dirty_hive_in_a_mount_then_commit(run_pebuild, tmp_path: Path, kit) -> None:
+    require_tool("hivexregedit")
     wim = _capture(_tree_with_dirty_default(tmp_path, kit), tmp_path / "boot.wim")
     mnt = tmp_path / "mnt"
     run_pebuild("mount", str(wim), str(mnt), "--index", "1", check=True)
@@ -196,12 +198,17 @@ def test_dirty_hive_in_a_mount_then_commit(run_pebuild, tmp_path: Path, kit) -> 
         ).stdout
     )
     assert shown["values"][0]["data"] == "mounted"
+    # hivex: what Windows 10 itself recovered from these logs (yarp's RecoveredHive_Windows10), plus the edit
+    want = hivex_values(hive_fixture("yarp-RecoveredHive_Windows10", tmp_path / "win10", logs=False))
+    want["Key3\\Key3_1"]["Probe"] = (1, reg_sz("mounted"))
+    assert hivex_values(out / "DEFAULT") == want
 
 
 @needs_fixtures
 def test_recipe_registry_on_a_dirty_hive(tmp_path: Path, kit) -> None:
     import tomllib
 
+    require_tool("hivexregedit")
     from pebuild.servicing import parse_recipe_sections, plan_image_edits
     from pebuild.wim import Wim
 
@@ -218,6 +225,10 @@ def test_recipe_registry_on_a_dirty_hive(tmp_path: Path, kit) -> None:
     hive = Hive.parse(default)
     assert hive.root.open("Key3").get_value("FromRecipe").as_python() == 9
     assert {k.name for k in hive.root.open("Key3").subkeys} == {"Key3_1", "Key3_2", "Key3_3"}
+    (tmp_path / "DEFAULT").write_bytes(default)
+    want = hivex_values(hive_fixture("yarp-RecoveredHive_Windows10", tmp_path / "win10", logs=False))
+    want["Key3"]["FromRecipe"] = (4, (9).to_bytes(4, "little"))
+    assert hivex_values(tmp_path / "DEFAULT") == want  # Windows 10's own replay plus the recipe's value
 
 
 @needs_fixtures

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 from pebuild.clock import build_time
+from pebuild.hive.log import LOG_SUFFIXES
 from pebuild.servicing.drivers import DriverPackage
 from pebuild.servicing.image import ServicedImage
 from pebuild.servicing.offline import DRIVERS_DIR, REPOSITORY, OfflineError, OfflinePlan, plan_offline
-from pebuild.servicing.registry import RegistryEditor, resolve_key
+from pebuild.servicing.registry import HiveFiles, RegistryEditor, resolve_key
 
 INF_DIR = "Windows/INF"
 DRIVER_DB = "HKLM\\DRIVERS\\DriverDatabase"
@@ -28,7 +29,7 @@ def install_offline(image: ServicedImage, pkg: DriverPackage) -> tuple[str, list
     published = _published_as(image, plan.store_name)
     if published is not None:
         return published, [], False
-    editor = RegistryEditor(image.read)
+    editor, logs = _editor(image)
     _files(image, plan)
     _services(editor, plan)
     for reg in plan.registry:
@@ -39,8 +40,7 @@ def install_offline(image: ServicedImage, pkg: DriverPackage) -> tuple[str, list
     image.add(f"{INF_DIR}/{published}", inf_bytes)
     if image.read("Windows/System32/config/DRIVERS") is not None:
         _driver_database(editor, plan, published)
-    for hive, data in editor.serialized(timestamp=build_time()).items():
-        image.add(image.real_path(hive), data)
+    _write_hives(image, editor, logs)
     return published, [f"services: {', '.join(s.name for s in plan.services)}", *plan.deferred], True
 
 
@@ -139,7 +139,7 @@ def uninstall_offline(image: ServicedImage, published: str) -> list[str]:
     if data is None:
         raise OfflineError(f"{published} is not in {image.describe()}")
     folders = [f for f in image.children(REPOSITORY) if image.read(f"{REPOSITORY}/{f}/{_inf_of(f)}") == data]
-    editor = RegistryEditor(image.read)
+    editor, logs = _editor(image)
     notes = []
     for folder in folders[:1]:
         store = f"{REPOSITORY}/{folder}"
@@ -158,9 +158,40 @@ def uninstall_offline(image: ServicedImage, published: str) -> list[str]:
         image.delete(store)
         notes.append(f"removed {store}, services {', '.join(s.name for s in plan.services)}")
     image.delete(f"{INF_DIR}/{published}")
+    _write_hives(image, editor, logs)
+    return notes
+
+
+def _editor(image: ServicedImage) -> tuple[RegistryEditor, dict[str, dict[str, str]]]:
+    """A RegistryEditor on the image's hives that hands it the transaction logs beside each hive
+    (SYSTEM.LOG1/.LOG2/.LOG), so a hive Windows left dirty is replayed as for `pebuild reg`
+    (docs/servicing.md), not refused as if it had no logs; also {hive: {log name: image path}}."""
+    logs: dict[str, dict[str, str]] = {}
+
+    def load(image_path: str) -> HiveFiles | None:
+        data = image.read(image_path)
+        if data is None:
+            return None
+        found: dict[str, bytes] = {}
+        logs[image_path] = {}
+        for suffix in LOG_SUFFIXES:
+            log = image.read(image_path + suffix)
+            if log is not None:
+                real = image.real_path(image_path + suffix)
+                found[real.rsplit("/", 1)[-1]] = log
+                logs[image_path][real.rsplit("/", 1)[-1]] = real
+        return HiveFiles(data, found)
+
+    return RegistryEditor(load), logs
+
+
+def _write_hives(image: ServicedImage, editor: RegistryEditor, logs: dict[str, dict[str, str]]) -> None:
+    """Queue the changed hives; their logs become empty files (the new hive is clean and holds
+    their data: Windows must not replay stale pages over it)."""
     for hive, blob in editor.serialized(timestamp=build_time()).items():
         image.add(image.real_path(hive), blob)
-    return notes
+        for name in editor.logs_to_clear(hive):
+            image.add(logs[hive][name], b"")
 
 
 def _inf_of(store_folder: str) -> str:
