@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 # `pebuild mounts` and `pebuild discard` only read and remove state files.
 
 STATE_VERSION = 3
+#: libwim's fast LZX/XPRESS level for what a commit writes. At libwim's default 50, LZX-compressing
+#: the rewritten metadata resource is most of a commit's time; 20 appends ~1% more bytes
+#: (docs/wim.md). `compress_level=50` gives `wimlib-imagex update`'s bytes.
+COMMIT_COMPRESS_LEVEL = 20
 #: casefolded image path -> (path 'a/b', kind 'f'|'d'|'l'|'o', size, mtime_ns, ctime_ns, inode, symlink target)
 Entry = tuple[str, str, int, int, int, int, str]
 
@@ -428,8 +432,17 @@ def commit(
     check: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    compress_level: int = COMMIT_COMPRESS_LEVEL,
 ) -> CommitResult:
-    """Write DIR's changes into its WIM: one update, append mode (or --rebuild: temp + rename)."""
+    """Write DIR's changes into its WIM: one update, append mode (or --rebuild: temp + rename).
+
+    compress_level (1-1000) is libwim's level for the new data and the rewritten
+    metadata only (old data is copied as it is): 20 by default for speed, 50 for
+    the bytes `wimlib-imagex update` writes.
+    """
+    from pebuild.wim.writer import check_compress_level
+
+    check_compress_level(compress_level)  # before anything is locked or opened
     record, old = _load(dir_path)
     if record.readonly:
         raise StateError("mounted read-only; nothing can be committed (discard it instead)", path=record.dir)
@@ -453,7 +466,16 @@ def commit(
                 raise StateError("WIM changed since it was mounted (GUID differs)", path=record.wim)
             commands, result = diff_tree(record.dir, old, new, wim, record.index)
             with interrupts.deferred():
-                _write_changes(wim, record, old, commands, rebuild=rebuild, check=check, progress=progress)
+                _write_changes(
+                    wim,
+                    record,
+                    old,
+                    commands,
+                    rebuild=rebuild,
+                    check=check,
+                    progress=progress,
+                    level=compress_level,
+                )
                 _record_commit(record, new)
                 interrupts.consume()  # the commit landed: an interrupt now must not report failure
                 interrupts.mark_landed()
@@ -469,6 +491,7 @@ def _write_changes(
     rebuild: bool,
     check: bool,
     progress: Progress | None,
+    level: int,
 ) -> None:
     """One update and one overwrite; Ctrl-C before libwim writes the new header aborts both.
 
@@ -480,9 +503,9 @@ def _write_changes(
     try:
         if commands:
             wim.update(record.index, commands, progress=progress)
-            wim.overwrite(rebuild=rebuild, check=check, progress=progress)
+            wim.overwrite(rebuild=rebuild, check=check, progress=progress, compress_level=level)
         elif rebuild or check:
-            wim.overwrite(rebuild=True, check=check, progress=progress)
+            wim.overwrite(rebuild=True, check=check, progress=progress, compress_level=level)
     except KeyboardInterrupt:
         _keep_mount_valid(record, old)
         raise

@@ -12,8 +12,9 @@ only the XML, in place, in our private file. See docs/wim.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -49,6 +50,42 @@ class PinnableWim(Protocol):
         path: str | None = None,
         default: type[PebuildError] = ...,
     ) -> None: ...
+
+
+#: libwim's compression levels: 1 (fastest) .. 1000 (smallest); 50 is its default, `wimlib-imagex`'s too
+COMPRESS_LEVELS = range(1, 1001)
+
+
+def check_compress_level(level: object) -> int:
+    """A valid libwim compression level, or the one-line UsageError a bad one gets."""
+    if isinstance(level, bool) or not isinstance(level, int) or level not in COMPRESS_LEVELS:
+        raise UsageError(f"compression level must be an integer from 1 to 1000, got {level!r}")
+    return level
+
+
+@contextlib.contextmanager
+def compression_level(level: int | None) -> Iterator[None]:
+    """libwim's default compression level (every type) for the writes inside; None leaves it alone.
+
+    wimlib_set_default_compression_level() is process-global and read when a
+    write creates its compressors (setting it around wimlib_open_wim has no
+    effect), so it is set just before the write and restored to libwim's own
+    default (0 = 50) in `finally`. Not thread-safe with another libwim write in
+    the same process; pebuild never runs two at once.
+    """
+    if level is None:
+        yield
+        return
+    lib = L.lib()
+    L.check(
+        lib.wimlib_set_default_compression_level(-1, check_compress_level(level)),
+        "cannot set the compression level",
+        default=UsageError,
+    )
+    try:
+        yield
+    finally:
+        lib.wimlib_set_default_compression_level(-1, 0)
 
 
 def _guid_bytes(guid: bytes | uuid.UUID) -> bytes:
