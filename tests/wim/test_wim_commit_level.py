@@ -20,7 +20,8 @@ import pytest
 from _helpers import assert_one_line_error
 from pebuild.errors import UsageError
 from pebuild.wim.capture import capture
-from pebuild.wim.mount import COMMIT_COMPRESS_LEVEL, commit, mount
+from pebuild.wim.levels import COMMIT_COMPRESS_LEVEL
+from pebuild.wim.mount import commit, mount
 from pebuild.wim.writer import compression_level
 
 T = 1_600_000_000

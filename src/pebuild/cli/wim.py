@@ -230,7 +230,7 @@ def _level(text: str | None) -> int | None:
     """--compress-level as an int; a bad value is a one-line usage error (exit 2), not click's four."""
     if text is None:
         return None
-    from pebuild.wim.writer import check_compress_level
+    from pebuild.wim.levels import check_compress_level
 
     try:
         value: object = int(text)
@@ -249,7 +249,7 @@ _COMPRESS_LEVEL = click.option(
 
 
 def _commit(dir_path: Path, check: bool, rebuild: bool, level: str | None = None) -> None:
-    from pebuild.wim.mount import COMMIT_COMPRESS_LEVEL
+    from pebuild.wim.levels import COMMIT_COMPRESS_LEVEL
     from pebuild.wim.mount import commit as do_commit
 
     n = _level(level)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from pebuild import interrupts
 from pebuild.errors import OutputError, StateError, UsageError
 from pebuild.progress import Progress, ProgressEvent
+from pebuild.wim.levels import COMMIT_COMPRESS_LEVEL, check_compress_level
 
 if TYPE_CHECKING:
     from pebuild.wim.image import Wim
@@ -46,10 +47,6 @@ if TYPE_CHECKING:
 # `pebuild mounts` and `pebuild discard` only read and remove state files.
 
 STATE_VERSION = 3
-#: libwim's fast LZX/XPRESS level for what a commit writes. At libwim's default 50, LZX-compressing
-#: the rewritten metadata resource is most of a commit's time; 20 appends ~1% more bytes
-#: (docs/wim.md). `compress_level=50` gives `wimlib-imagex update`'s bytes.
-COMMIT_COMPRESS_LEVEL = 20
 #: casefolded image path -> (path 'a/b', kind 'f'|'d'|'l'|'o', size, mtime_ns, ctime_ns, inode, symlink target)
 Entry = tuple[str, str, int, int, int, int, str]
 
@@ -440,8 +437,6 @@ def commit(
     metadata only (old data is copied as it is): 20 by default for speed, 50 for
     the bytes `wimlib-imagex update` writes.
     """
-    from pebuild.wim.writer import check_compress_level
-
     check_compress_level(compress_level)  # before anything is locked or opened
     record, old = _load(dir_path)
     if record.readonly:

@@ -22,6 +22,7 @@ from pebuild.errors import OutputError, PebuildError, UsageError
 from pebuild.fsutil import fsync_dir
 from pebuild.progress import Progress
 from pebuild.wim import _libwim as L
+from pebuild.wim.levels import check_compress_level
 from pebuild.wim.model import WimInfo
 
 if TYPE_CHECKING:
@@ -50,17 +51,6 @@ class PinnableWim(Protocol):
         path: str | None = None,
         default: type[PebuildError] = ...,
     ) -> None: ...
-
-
-#: libwim's compression levels: 1 (fastest) .. 1000 (smallest); 50 is its default, `wimlib-imagex`'s too
-COMPRESS_LEVELS = range(1, 1001)
-
-
-def check_compress_level(level: object) -> int:
-    """A valid libwim compression level, or the one-line UsageError a bad one gets."""
-    if isinstance(level, bool) or not isinstance(level, int) or level not in COMPRESS_LEVELS:
-        raise UsageError(f"compression level must be an integer from 1 to 1000, got {level!r}")
-    return level
 
 
 @contextlib.contextmanager
