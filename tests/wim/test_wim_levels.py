@@ -1,8 +1,8 @@
 """The compression level of a commit: fast (20) by default, 50 = `wimlib-imagex update`'s bytes.
 
 Checked with wimlib-imagex (verify, apply, update, info --header/--blobs) on a
-1,500-file LZX image, big enough that LZX at 20 and at 50 compress its
-metadata resource differently.
+1,500-file LZX and XPRESS image, big enough that level 20 and level 50
+compress its metadata resource differently.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ def _fix(root: Path, when: int = T) -> None:
     os.utime(root, (when, when))
 
 
-@pytest.fixture(scope="module")
-def base_wim(tmp_path_factory: pytest.TempPathFactory, wt) -> Path:
-    work = tmp_path_factory.mktemp("level")
+@pytest.fixture(scope="module", params=["lzx", "xpress"])
+def base_wim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, wt) -> Path:
+    work = tmp_path_factory.mktemp(f"level-{request.param}")
     wim = work / "base.wim"
-    wt.imagex("capture", _tree(work / "tree"), wim, "WinPE", "--compress=lzx")
+    wt.imagex("capture", _tree(work / "tree"), wim, "WinPE", f"--compress={request.param}")
     return wim
 
 
