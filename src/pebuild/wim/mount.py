@@ -10,11 +10,13 @@ wimlib_update_image() — deletes first, then adds of new or changed files,
 symlinks and whole new directory trees (empty ones too) — and one
 wimlib_overwrite() in append mode: new data, metadata, blob table and XML
 go after the old data and the header is written last, so an interrupted
-commit leaves the old image readable. Untouched files are never re-added, so
-their security descriptors, attributes, alternate data streams, short names,
-reparse points and hard links stay exactly as they were. A file whose size and
-mtime are unchanged but whose ctime or inode moved is compared by SHA-1 with
-the hash libwim keeps for it. Paths compare case-insensitively, as Windows
+commit leaves the old image readable. What it compresses goes through libwim
+at level 20 (pebuild.wim.levels; 50 = `wimlib-imagex update`'s bytes).
+Untouched files are never re-added, so their security descriptors,
+attributes, alternate data streams, short names, reparse points and hard
+links stay exactly as they were. A file whose size and mtime are unchanged
+but whose ctime or inode moved is compared by SHA-1 with the hash libwim
+keeps for it. Paths compare case-insensitively, as Windows
 does. See docs/wim.md.
 """
 
