@@ -1,6 +1,6 @@
 """Where one `pebuild commit` spends its time; bench_wim.py runs it in a child process.
 
-    python bench/_commit_phases.py OUT.json DIR
+    python bench/_commit_phases.py OUT.json DIR [COMMIT OPTIONS, e.g. --compress-level 50]
 
 Wraps the steps of the commit in pebuild.wim.mount (state load, walk, diff,
 save) and the Wim it opens (update, overwrite, free) with timers, runs the
@@ -67,7 +67,7 @@ def _opened(self: Any) -> Any:
 M._Opening.result = _opened
 t = time.perf_counter()
 out = sys.argv[1]
-sys.argv = ["pebuild", "commit", sys.argv[2]]
+sys.argv = ["pebuild", "commit", *sys.argv[2:]]
 try:
     pebuild.cli.main()  # as the console script calls it (argv from sys.argv)
 except SystemExit as exc:

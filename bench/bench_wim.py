@@ -9,8 +9,11 @@ fresh process, Python start-up included, pebuild and the reference
 alternating run by run:
 
 * `pebuild mount WIM DIR`            vs `wimlib-imagex apply WIM 1 DIR`
-* `pebuild commit DIR` (5 added, 1 modified, 1 deleted file)
+* `pebuild commit DIR` (5 added, 1 modified, 1 deleted file) at its default (fast) compression
+  level and with `--compress-level 50` (libwim's default, `update`'s bytes)
                                      vs `wimlib-imagex update WIM 1` told the same change
+* the size cost of the fast level: bytes each commit appends and the compressed size of the
+  metadata resource it writes, at both levels and for `update`
 * `pebuild commit DIR` with no change (finding nothing is the floor of every commit)
 * start-up: `pebuild --help`, `pebuild info WIM`, `pebuild mounts` (vs `python -c pass`
   and `wimlib-imagex info`), and `python -X importtime -c "import pebuild.cli"`
@@ -51,6 +54,7 @@ if not Path(PEBUILD[0]).exists():
 IMAGEX = shutil.which("wimlib-imagex") or "wimlib-imagex"
 PHASES = REPO / "bench" / "_commit_phases.py"
 TARGETS = {"mount": 1.2, "commit": 1.1}
+LEVEL_50 = ["--compress-level", "50"]
 
 
 def corpus(rng: random.Random, size: int = 1 << 20) -> bytes:
@@ -181,19 +185,24 @@ class CommitBench:
         shutil.copytree(self.snapshot / "state", self.state)
         copy_synced(self.snapshot / "wim", self.wim)
 
-    def commit(self, pythonpath: str | None = None) -> tuple[float, float]:
+    def commit(self, pythonpath: str | None = None, args: tuple[str, ...] = ()) -> tuple[float, float]:
         self.restore()
         env = dict(self.env, PYTHONPATH=pythonpath) if pythonpath else self.env
-        return run([*PEBUILD, "commit", str(self.dir)], env)
+        return run([*PEBUILD, "commit", str(self.dir), *args], env)
 
-    def phases(self, pythonpath: str | None = None) -> dict[str, float]:
+    def appended(self, args: tuple[str, ...] = ()) -> tuple[int, int]:
+        """(bytes one commit appends, compressed size of the metadata resource it writes)."""
+        self.commit(args=args)
+        return self.wim.stat().st_size - (self.snapshot / "wim").stat().st_size, metadata_size(self.wim)
+
+    def phases(self, pythonpath: str | None = None, args: tuple[str, ...] = ()) -> dict[str, float]:
         """Where one commit's time goes (child process with timing wrappers)."""
         self.restore()
         env = dict(self.env, PYTHONPATH=pythonpath) if pythonpath else self.env
         out = self.work / "phases.json"
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, str(PHASES), str(out), str(self.dir)],
+            [sys.executable, str(PHASES), str(out), str(self.dir), *args],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -229,6 +238,28 @@ def imagex_update(wim: Path, work: Path, commands: Path) -> Callable[[], tuple[f
         return run([IMAGEX, "update", str(copy), "1"], stdin=commands)
 
     return once
+
+
+def metadata_size(wim: Path) -> int:
+    """Compressed size of the newest (highest offset) metadata resource, from `wimlib-imagex info --blobs`."""
+    out = subprocess.run([IMAGEX, "info", str(wim), "--blobs"], capture_output=True, text=True, check=True)
+    found = []
+    for block in out.stdout.split("\n\n"):
+        m = re.search(r"Compressed size\s+= (\d+) bytes.*?Offset in WIM\s+= (\d+) bytes", block, re.S)
+        if m and "WIM_RESHDR_FLAG_METADATA" in block:
+            found.append((int(m.group(2)), int(m.group(1))))
+    return max(found)[1]
+
+
+def sizes(bench: CommitBench, wim: Path, work: Path, commands: Path) -> dict[str, tuple[int, int]]:
+    """What the commit appends at both levels and what `update` appends for the same change."""
+    imagex_update(wim, work, commands)()
+    copy = work / "update.wim"
+    return {
+        "pebuild commit (fast, level 20)": bench.appended(),
+        "pebuild commit --compress-level 50": bench.appended(tuple(LEVEL_50)),
+        "wimlib-imagex update": (copy.stat().st_size - wim.stat().st_size, metadata_size(copy)),
+    }
 
 
 def import_ms(env: dict[str, str], runs: int) -> float:
@@ -272,8 +303,10 @@ def warm_bytecode(env: dict[str, str], pythonpath: str | None) -> None:
     subprocess.run([sys.executable, "-c", code], env=e, check=True)
 
 
-def median_phases(bench: CommitBench, runs: int, pythonpath: str | None = None) -> dict[str, float]:
-    samples = [bench.phases(pythonpath) for _ in range(runs)]
+def median_phases(
+    bench: CommitBench, runs: int, pythonpath: str | None = None, args: tuple[str, ...] = ()
+) -> dict[str, float]:
+    samples = [bench.phases(pythonpath, args) for _ in range(runs)]
     return {k: statistics.median(s.get(k, 0.0) for s in samples) for k in samples[0]}
 
 
@@ -344,15 +377,18 @@ def measure(args: argparse.Namespace, work: Path, env: dict[str, str], base: str
 
     edit = CommitBench(work, wim, "edit", env, edit=True)
     idle = CommitBench(work, wim, "idle", env, edit=False)
+    commands = update_commands(tree, extra, work / "commands.txt")
     rows: dict[str, Callable[[], tuple[float, float]]] = {
         "pebuild commit": edit.commit,
-        "wimlib-imagex update": imagex_update(wim, work, update_commands(tree, extra, work / "commands.txt")),
+        "pebuild commit --compress-level 50": lambda: edit.commit(args=tuple(LEVEL_50)),
+        "wimlib-imagex update": imagex_update(wim, work, commands),
         "pebuild commit, no change": idle.commit,
     }
     if base:
         rows["before: pebuild commit"] = lambda: edit.commit(base)
         rows["before: pebuild commit, no change"] = lambda: idle.commit(base)
     r["commit"] = alternate(rows, args.runs)
+    r["sizes"] = sizes(edit, wim, work, commands)
     print("commit done", flush=True)
 
     edit.restore()  # `pebuild mounts` lists one mount
@@ -374,6 +410,7 @@ def measure(args: argparse.Namespace, work: Path, env: dict[str, str], base: str
     r["import_ms"] = import_ms(env, 11)
     r["import_ms_before"] = import_ms(dict(env, PYTHONPATH=base), 11) if base else None
     r["phases"] = median_phases(edit, 5)
+    r["phases_50"] = median_phases(edit, 5, args=tuple(LEVEL_50))
     r["phases_before"] = median_phases(edit, 5, base) if base else None
     r["walk_small"] = walk_us_per_path(edit.dir, env)
     print("start-up and phases done", flush=True)
@@ -391,13 +428,16 @@ def measure(args: argparse.Namespace, work: Path, env: dict[str, str], base: str
         r["scale"] = alternate(
             {
                 "pebuild commit": sedit.commit,
+                "pebuild commit --compress-level 50": lambda: sedit.commit(args=tuple(LEVEL_50)),
                 "wimlib-imagex update": imagex_update(swim, work, scommands),
                 "pebuild commit, no change": sidle.commit,
             },
             args.scale_runs,
         )
+        r["scale_sizes"] = sizes(sedit, swim, work, scommands)
         r["walk_big"] = walk_us_per_path(sedit.dir, env)
         r["scale_phases"] = median_phases(sedit, args.scale_runs)
+        r["scale_phases_50"] = median_phases(sedit, args.scale_runs, args=tuple(LEVEL_50))
         print("scale done", flush=True)
     return r
 
@@ -413,26 +453,45 @@ def _ratio_row(name: str, ours: Series, ref: Series, target: float | None) -> st
     )
 
 
-def _phase_table(phases: dict[str, float], before: dict[str, float] | None) -> list[str]:
-    head = "| phase | ms |" + (" before, ms |" if before else "")
-    lines = [head, "|---|---:|" + ("---:|" if before else "")]
-    for name, value in phases.items():
-        cell = f" {1000 * before.get(name, 0.0):.1f} |" if before else ""
-        lines.append(f"| {name} | {1000 * value:.1f} |{cell}")
-    total = sum(phases.values())
-    cell = f" {1000 * sum(before.values()):.1f} |" if before else ""
-    lines.append(f"| **total** | {1000 * total:.1f} |{cell}")
+def _phase_table(columns: dict[str, dict[str, float]]) -> list[str]:
+    """One row per phase, one column per commit variant (ms)."""
+    lines = ["| phase |" + "".join(f" {name}, ms |" for name in columns), "|---|" + "---:|" * len(columns)]
+    names = list(dict.fromkeys(k for phases in columns.values() for k in phases))
+    for name in names:
+        lines.append(f"| {name} |" + "".join(f" {1000 * p.get(name, 0.0):.1f} |" for p in columns.values()))
+    lines.append("| **total** |" + "".join(f" {1000 * sum(p.values()):.1f} |" for p in columns.values()))
     return lines
 
 
-def _libwim_floor(phases: dict[str, float], update: Series) -> str:
+def _libwim_floor(phases: dict[str, float], update: Series, level: str) -> str:
     """How much of the reference's time libwim's two calls alone take inside pebuild."""
     libwim = phases["wimlib_update_image"] + phases["wimlib_overwrite (append)"]
     return (
-        f"libwim's two calls alone (wimlib_update_image + wimlib_overwrite) take {1000 * libwim:.0f} ms inside "
-        f"pebuild: {libwim / update.median:.2f}x the median `wimlib-imagex update` process "
-        f"({1000 * update.median:.0f} ms), which makes the same two calls."
+        f"{level}: libwim's two calls (wimlib_update_image + wimlib_overwrite) take {1000 * libwim:.0f} ms "
+        f"inside pebuild, {libwim / update.median:.2f}x the median `wimlib-imagex update` process "
+        f"({1000 * update.median:.0f} ms), which makes the same two calls at level 50."
     )
+
+
+def _size_table(sizes: dict[str, tuple[int, int]]) -> list[str]:
+    ref_appended, ref_meta = sizes["pebuild commit --compress-level 50"]
+    lines = [
+        "| writer | bytes appended | vs level 50 | metadata resource (compressed) | vs level 50 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, (appended, meta) in sizes.items():
+        lines.append(
+            f"| {name} | {appended:,} | {100 * (appended / ref_appended - 1):+.2f}% | {meta:,} "
+            f"| {100 * (meta / ref_meta - 1):+.2f}% |"
+        )
+    return lines
+
+
+def _phase_columns(r: dict, key: str) -> dict[str, dict[str, float]]:
+    cols = {"default (level 20)": r[key], "--compress-level 50": r[f"{key}_50"]}
+    if r.get(f"{key}_before"):
+        cols["before"] = r[f"{key}_before"]
+    return cols
 
 
 def report(args: argparse.Namespace, r: dict) -> str:
@@ -459,8 +518,14 @@ def report(args: argparse.Namespace, r: dict) -> str:
             "mount vs `wimlib-imagex apply`", m["pebuild mount"], m["wimlib-imagex apply"], TARGETS["mount"]
         ),
         _ratio_row(
-            "commit (5 add, 1 modify, 1 delete) vs `wimlib-imagex update`",
+            "commit (5 add, 1 modify, 1 delete; default level 20) vs `wimlib-imagex update`",
             c["pebuild commit"],
+            c["wimlib-imagex update"],
+            TARGETS["commit"],
+        ),
+        _ratio_row(
+            "the same commit with `--compress-level 50` (update's bytes) vs `update`",
+            c["pebuild commit --compress-level 50"],
             c["wimlib-imagex update"],
             TARGETS["commit"],
         ),
@@ -475,8 +540,14 @@ def report(args: argparse.Namespace, r: dict) -> str:
         sc = r["scale"]
         lines += [
             _ratio_row(
-                f"{args.scale_files:,}-file image: commit (same change) vs `update`",
+                f"{args.scale_files:,}-file image: commit (same change, level 20) vs `update`",
                 sc["pebuild commit"],
+                sc["wimlib-imagex update"],
+                TARGETS["commit"],
+            ),
+            _ratio_row(
+                f"{args.scale_files:,}-file image: commit `--compress-level 50` vs `update`",
+                sc["pebuild commit --compress-level 50"],
                 sc["wimlib-imagex update"],
                 TARGETS["commit"],
             ),
@@ -503,22 +574,35 @@ def report(args: argparse.Namespace, r: dict) -> str:
         f'`python -X importtime -c "import pebuild.cli"`: pebuild.cli\'s cumulative import '
         f"{r['import_ms']:.1f} ms{before}, median of 11 (click is most of it).",
         "",
+        "What the fast default costs in size: bytes one commit of the change appends to the WIM, and the "
+        "compressed size of the metadata resource it writes (`wimlib-imagex info --blobs`; the new file "
+        f"data is the same few KB either way). {args.files:,}-file image:",
+        "",
+        *_size_table(r["sizes"]),
+        "",
         f"Where one commit's time goes ({args.files:,} files; bench/_commit_phases.py wraps the steps of "
-        "`pebuild commit` in a child process; each phase is the median of 5 runs):",
+        "`pebuild commit` in a child process; each phase is the median of 5 runs), at the default level "
+        "and with `--compress-level 50`:",
         "",
-        *_phase_table(r["phases"], r["phases_before"]),
+        *_phase_table(_phase_columns(r, "phases")),
         "",
-        _libwim_floor(r["phases"], c["wimlib-imagex update"]),
+        _libwim_floor(r["phases"], c["wimlib-imagex update"], "Level 20"),
+        _libwim_floor(r["phases_50"], c["wimlib-imagex update"], "Level 50"),
     ]
     if "scale" in r:
         lines += [
             "",
             f"The same on the {args.scale_files:,}-file image ({r['scale_bytes'] / 1e6:.0f} MB of small files, "
-            f"WIM {r['scale_wim_mb']:.0f} MB), medians of {args.scale_runs}:",
+            f"WIM {r['scale_wim_mb']:.0f} MB), medians of {args.scale_runs}. Size:",
             "",
-            *_phase_table(r["scale_phases"], None),
+            *_size_table(r["scale_sizes"]),
             "",
-            _libwim_floor(r["scale_phases"], r["scale"]["wimlib-imagex update"]),
+            "Phases:",
+            "",
+            *_phase_table(_phase_columns(r, "scale_phases")),
+            "",
+            _libwim_floor(r["scale_phases"], r["scale"]["wimlib-imagex update"], "Level 20"),
+            _libwim_floor(r["scale_phases_50"], r["scale"]["wimlib-imagex update"], "Level 50"),
             "",
             f"The walk alone (`scan_tree`, in-process, median of 5): {r['walk_small']:.2f} us per path at "
             f"{args.files:,} files, {r['walk_big']:.2f} us per path at {args.scale_files:,} "

@@ -226,11 +226,41 @@ def mount(wim: Path, dir_path: Path, index: str, readonly: bool) -> None:
     click.echo(f"{dir_path}: image {record.index} of {wim} mounted {mode}")
 
 
-def _commit(dir_path: Path, check: bool, rebuild: bool) -> None:
+def _level(text: str | None) -> int | None:
+    """--compress-level as an int; a bad value is a one-line usage error (exit 2), not click's four."""
+    if text is None:
+        return None
+    from pebuild.wim.levels import check_compress_level
+
+    try:
+        value: object = int(text)
+    except ValueError:
+        value = text
+    return check_compress_level(value)
+
+
+_COMPRESS_LEVEL = click.option(
+    "--compress-level",
+    "level",
+    metavar="N",
+    help="libwim level (1-1000) for the new data and metadata; default 20 (fast), "
+    "50 = wimlib-imagex update's bytes.",
+)
+
+
+def _commit(dir_path: Path, check: bool, rebuild: bool, level: str | None = None) -> None:
+    from pebuild.wim.levels import COMMIT_COMPRESS_LEVEL
     from pebuild.wim.mount import commit as do_commit
 
+    n = _level(level)
     with progress_display("commit") as progress:
-        result = do_commit(dir_path, check=check, rebuild=rebuild, progress=progress)
+        result = do_commit(
+            dir_path,
+            check=check,
+            rebuild=rebuild,
+            progress=progress,
+            compress_level=COMMIT_COMPRESS_LEVEL if n is None else n,
+        )
     if result.changed:
         click.echo(
             f"{dir_path}: committed {len(result.added)} added, {len(result.modified)} modified, "
@@ -245,6 +275,8 @@ def _commit(dir_path: Path, check: bool, rebuild: bool) -> None:
 Examples:
   pebuild commit mnt               append the changes to the WIM (crash-safe)
   pebuild commit mnt --rebuild     write a compact new WIM, then rename it
+  pebuild commit mnt --compress-level 50
+                                   the bytes `wimlib-imagex update` writes (slower)
 """
 )
 @click.argument("dir_path", metavar="DIR", type=click.Path(path_type=Path))
@@ -252,9 +284,10 @@ Examples:
 @click.option(
     "--rebuild", is_flag=True, help="Rebuild the WIM (temporary file + rename) instead of appending."
 )
-def commit(dir_path: Path, check: bool, rebuild: bool) -> None:
+@_COMPRESS_LEVEL
+def commit(dir_path: Path, check: bool, rebuild: bool, level: str | None) -> None:
     """Write a mounted directory's changes back into its WIM."""
-    _commit(dir_path, check, rebuild)
+    _commit(dir_path, check, rebuild, level)
 
 
 @click.command(
@@ -282,15 +315,18 @@ Examples:
 @click.argument("dir_path", metavar="DIR", type=click.Path(path_type=Path))
 @click.option("--commit", "do_commit", is_flag=True, help="Commit, then unmount.")
 @click.option("--discard", "do_discard", is_flag=True, help="Unmount without committing.")
-def unmount(dir_path: Path, do_commit: bool, do_discard: bool) -> None:
+@_COMPRESS_LEVEL
+def unmount(dir_path: Path, do_commit: bool, do_discard: bool, level: str | None) -> None:
     """imagex-style unmount: --commit or --discard."""
     from pebuild.errors import UsageError
     from pebuild.wim.mount import discard as discard_mount
 
     if do_commit == do_discard:
         raise UsageError("unmount needs exactly one of --commit or --discard")
+    if level is not None and not do_commit:
+        raise UsageError("--compress-level needs --commit")
     if do_commit:
-        _commit(dir_path, False, False)
+        _commit(dir_path, False, False, level)
     discard_mount(dir_path)
     click.echo(f"{dir_path}: unmounted")
 

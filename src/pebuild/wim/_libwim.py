@@ -527,6 +527,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "wimlib_split": (c_int, [WIMStruct_p, c_char_p, c_uint64, c_int]),
     "wimlib_join": (c_int, [POINTER(c_char_p), c_uint, c_char_p, c_int, c_int]),
     "wimlib_set_output_compression_type": (c_int, [WIMStruct_p, c_int]),
+    "wimlib_set_default_compression_level": (c_int, [c_int, c_uint]),
     "wimlib_iterate_dir_tree": (
         c_int,
         [WIMStruct_p, c_int, c_char_p, c_int, wimlib_iterate_dir_tree_callback_t, c_void_p],

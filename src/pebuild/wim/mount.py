@@ -10,11 +10,13 @@ wimlib_update_image() — deletes first, then adds of new or changed files,
 symlinks and whole new directory trees (empty ones too) — and one
 wimlib_overwrite() in append mode: new data, metadata, blob table and XML
 go after the old data and the header is written last, so an interrupted
-commit leaves the old image readable. Untouched files are never re-added, so
-their security descriptors, attributes, alternate data streams, short names,
-reparse points and hard links stay exactly as they were. A file whose size and
-mtime are unchanged but whose ctime or inode moved is compared by SHA-1 with
-the hash libwim keeps for it. Paths compare case-insensitively, as Windows
+commit leaves the old image readable. What it compresses goes through libwim
+at level 20 (pebuild.wim.levels; 50 = `wimlib-imagex update`'s bytes).
+Untouched files are never re-added, so their security descriptors,
+attributes, alternate data streams, short names, reparse points and hard
+links stay exactly as they were. A file whose size and mtime are unchanged
+but whose ctime or inode moved is compared by SHA-1 with the hash libwim
+keeps for it. Paths compare case-insensitively, as Windows
 does. See docs/wim.md.
 """
 
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING
 from pebuild import interrupts
 from pebuild.errors import OutputError, StateError, UsageError
 from pebuild.progress import Progress, ProgressEvent
+from pebuild.wim.levels import COMMIT_COMPRESS_LEVEL, check_compress_level
 
 if TYPE_CHECKING:
     from pebuild.wim.image import Wim
@@ -428,8 +431,15 @@ def commit(
     check: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    compress_level: int = COMMIT_COMPRESS_LEVEL,
 ) -> CommitResult:
-    """Write DIR's changes into its WIM: one update, append mode (or --rebuild: temp + rename)."""
+    """Write DIR's changes into its WIM: one update, append mode (or --rebuild: temp + rename).
+
+    compress_level (1-1000) is libwim's level for the new data and the rewritten
+    metadata only (old data is copied as it is): 20 by default for speed, 50 for
+    the bytes `wimlib-imagex update` writes.
+    """
+    check_compress_level(compress_level)  # before anything is locked or opened
     record, old = _load(dir_path)
     if record.readonly:
         raise StateError("mounted read-only; nothing can be committed (discard it instead)", path=record.dir)
@@ -453,7 +463,16 @@ def commit(
                 raise StateError("WIM changed since it was mounted (GUID differs)", path=record.wim)
             commands, result = diff_tree(record.dir, old, new, wim, record.index)
             with interrupts.deferred():
-                _write_changes(wim, record, old, commands, rebuild=rebuild, check=check, progress=progress)
+                _write_changes(
+                    wim,
+                    record,
+                    old,
+                    commands,
+                    rebuild=rebuild,
+                    check=check,
+                    progress=progress,
+                    level=compress_level,
+                )
                 _record_commit(record, new)
                 interrupts.consume()  # the commit landed: an interrupt now must not report failure
                 interrupts.mark_landed()
@@ -469,6 +488,7 @@ def _write_changes(
     rebuild: bool,
     check: bool,
     progress: Progress | None,
+    level: int,
 ) -> None:
     """One update and one overwrite; Ctrl-C before libwim writes the new header aborts both.
 
@@ -480,9 +500,9 @@ def _write_changes(
     try:
         if commands:
             wim.update(record.index, commands, progress=progress)
-            wim.overwrite(rebuild=rebuild, check=check, progress=progress)
+            wim.overwrite(rebuild=rebuild, check=check, progress=progress, compress_level=level)
         elif rebuild or check:
-            wim.overwrite(rebuild=True, check=check, progress=progress)
+            wim.overwrite(rebuild=True, check=check, progress=progress, compress_level=level)
     except KeyboardInterrupt:
         _keep_mount_valid(record, old)
         raise

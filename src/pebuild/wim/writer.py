@@ -12,8 +12,9 @@ only the XML, in place, in our private file. See docs/wim.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +22,7 @@ from pebuild.errors import OutputError, PebuildError, UsageError
 from pebuild.fsutil import fsync_dir
 from pebuild.progress import Progress
 from pebuild.wim import _libwim as L
+from pebuild.wim.levels import check_compress_level
 from pebuild.wim.model import WimInfo
 
 if TYPE_CHECKING:
@@ -49,6 +51,31 @@ class PinnableWim(Protocol):
         path: str | None = None,
         default: type[PebuildError] = ...,
     ) -> None: ...
+
+
+@contextlib.contextmanager
+def compression_level(level: int | None) -> Iterator[None]:
+    """libwim's default compression level (every type) for the writes inside; None leaves it alone.
+
+    wimlib_set_default_compression_level() is process-global and read when a
+    write creates its compressors (setting it around wimlib_open_wim has no
+    effect), so it is set just before the write and restored to libwim's own
+    default (0 = 50) in `finally`. Not thread-safe with another libwim write in
+    the same process; pebuild never runs two at once.
+    """
+    if level is None:
+        yield
+        return
+    lib = L.lib()
+    L.check(
+        lib.wimlib_set_default_compression_level(-1, check_compress_level(level)),
+        "cannot set the compression level",
+        default=UsageError,
+    )
+    try:
+        yield
+    finally:
+        lib.wimlib_set_default_compression_level(-1, 0)
 
 
 def _guid_bytes(guid: bytes | uuid.UUID) -> bytes:
