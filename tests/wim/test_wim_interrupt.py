@@ -33,6 +33,9 @@ def run_interrupted(
     """Run `pebuild ARGS`, signal its process group at event `pause_at`; (result, was it signalled)."""
     proc = subprocess.Popen(
         [sys.executable, str(DRIVER), "--pause-at", pause_at, "--", *args],
+        # not the worker's stdin: under xdist that is execnet's channel, and a line read from it
+        # ends the driver's pause before the signal arrives (the commit then lands)
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
