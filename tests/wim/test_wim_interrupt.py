@@ -100,7 +100,7 @@ def test_commit_interrupted_before_the_header_aborts_after_it_lands(
     ):
         proc, signalled = run_interrupted(["commit", str(mnt)], pause_at, sig, env)
         assert signalled, (pause_at, proc.stdout[-500:])
-        assert proc.returncode == 130, (pause_at, proc.returncode, proc.stderr)
+        assert proc.returncode == 130, (pause_at, proc.returncode, proc.stderr, proc.stdout[-800:])
         assert proc.stderr.strip() == "pebuild: interrupted", proc.stderr
         wt.imagex("verify", wim)
         assert wt.listing(wim, 1) == old_listing and header(wim) == old_header, pause_at

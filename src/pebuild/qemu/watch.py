@@ -76,6 +76,19 @@ class _Watch:
                 return False
         return True
 
+    def refresh_lines(self) -> None:
+        """Re-read each matched line from the log as it is now: the first match may have seen a
+        line QEMU had not finished writing (what the verdict names must be the whole line)."""
+        data = read_serial(self.run.serial_log)
+        for pattern, rx in self.compiled:
+            if pattern not in self.markers:
+                continue
+            for text in (strip_ansi(data), data.decode("latin-1")):
+                match = rx.search(text)
+                if match:
+                    self.lines[pattern] = matched_line(text, match)
+                    break
+
     def missing(self) -> str:
         return ", ".join(f"'{p}'" for p in self.expect if p not in self.markers)
 
@@ -185,6 +198,7 @@ def watch(req: SmokeRequest, run: _Run, cmd: list[str], timeout: float) -> Smoke
         seconds = state.elapsed()
         ok = state.done()
         if ok:
+            state.refresh_lines()
             reason = "booted: " + ", ".join(
                 f"{state.lines.get(p, p)!r} at {t:.1f} s" for p, t in state.markers.items()
             )
