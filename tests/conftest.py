@@ -113,3 +113,32 @@ def run_pebuild(tmp_path: Path):
         return proc
 
     return run
+
+
+def _dev_null_problem() -> str | None:
+    """Why /dev/null is not the null device, or None (a tool that unlinks its output file, run
+    with `-o /dev/null`, leaves a regular file that the next `>/dev/null` fills with text)."""
+    import stat
+
+    try:
+        st = os.stat("/dev/null")
+    except OSError as exc:
+        return f"/dev/null: {exc}"
+    if not stat.S_ISCHR(st.st_mode) or os.major(st.st_rdev) != 1 or os.minor(st.st_rdev) != 3:
+        return "/dev/null is not the null device (restore it: rm /dev/null; mknod -m 666 /dev/null c 1 3)"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Tests and the programs they run read and write /dev/null; a broken one fails them at random."""
+    problem = _dev_null_problem()
+    if problem is not None:
+        pytest.exit(problem, returncode=3)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that broke /dev/null fails the run here, not a later, unrelated test."""
+    problem = _dev_null_problem()
+    if problem is not None and not hasattr(session.config, "workerinput"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nthe test run broke /dev/null: {problem}")

@@ -33,9 +33,10 @@ def run_interrupted(
     """Run `pebuild ARGS`, signal its process group at event `pause_at`; (result, was it signalled)."""
     proc = subprocess.Popen(
         [sys.executable, str(DRIVER), "--pause-at", pause_at, "--", *args],
-        # not the worker's stdin: under xdist that is execnet's channel, and a line read from it
-        # ends the driver's pause before the signal arrives (the commit then lands)
-        stdin=subprocess.DEVNULL,
+        # a pipe nobody writes: a line on the driver's stdin ends its pause before the signal (the
+        # commit then lands); the worker's stdin is execnet's channel under xdist, and /dev/null
+        # was once found replaced by a regular file with text in it on this machine
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
