@@ -17,11 +17,11 @@ from pebuild.qemu.netboot import (
     _merge_aborts,
     _tftp_event,
     _unreadable,
-    check_standin,
     netboot,
     substitute,
 )
 from pebuild.qemu.runner import SmokeRequest, _Run, build_command, validate
+from pebuild.qemu.standin import check_tree
 
 CONF = (
     "port=0\nlog-dhcp\ninterface=eth1\nbind-interfaces\ndhcp-range=10.0.0.100,10.0.0.199,12h\ndhcp-boot=x\n"
@@ -61,15 +61,15 @@ def test_standin_check(tmp_path: Path) -> None:
     digest = hashlib.sha256(bcd.read_bytes()).hexdigest()[:16]
     line = (f"M bootmgfw.efi pxe file=Boot\\x64\\bootmgfw.efi bcd=\\Boot\\x64\\BCD.efi sha256={digest} "
             "sdi=\\Boot\\x64\\boot.sdi:10 wim=\\Boot\\x64\\Images\\boot.wim:20\r\n")  # fmt: skip
-    ok, why = check_standin(line, tmp_path, "uefi")  # type: ignore[misc]
+    ok, why = check_tree(line, tmp_path, "uefi")  # type: ignore[misc]
     assert ok and "winload.efi" in why
-    assert check_standin(line, tmp_path, "bios") == (
+    assert check_tree(line, tmp_path, "bios") == (
         False,
         "bootmgfw.efi loaded \\Boot\\x64\\BCD.efi, a store without winload.exe: the wrong BCD for bios",
     )
-    assert check_standin(line.replace(digest, "0" * 16), tmp_path, "uefi")[0] is False  # type: ignore[index]
-    assert check_standin(line.replace(":20", ":21"), tmp_path, "uefi")[0] is False  # type: ignore[index]
-    assert check_standin("PEBUILD-SAMPLE bootmgfw.efi fw=EDK II", tmp_path, "uefi") is None
+    assert check_tree(line.replace(digest, "0" * 16), tmp_path, "uefi")[0] is False  # type: ignore[index]
+    assert check_tree(line.replace(":20", ":21"), tmp_path, "uefi")[0] is False  # type: ignore[index]
+    assert check_tree("PEBUILD-SAMPLE bootmgfw.efi fw=EDK II", tmp_path, "uefi") is None
 
 
 def test_netboot_command_and_options(tmp_path: Path) -> None:

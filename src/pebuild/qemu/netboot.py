@@ -384,12 +384,3 @@ def _port_open(namespace: str, port: int) -> bool:
     proc = subprocess.run([*_in(namespace), "ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
                           timeout=10)  # fmt: skip
     return f":{port}" in proc.stdout
-
-
-#: the stand-in boot managers' verdict line (pebuild.sample.stubs.pxe)
-def check_standin(serial: str, tree: Path, firmware: str) -> tuple[bool, str] | None:
-    """Whether the stand-in boot manager loaded a BCD of the tree made for its firmware
-    (pebuild.qemu.standin.check_tree)."""
-    from pebuild.qemu.standin import check_tree
-
-    return check_tree(serial, tree, firmware)
