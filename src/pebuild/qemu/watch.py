@@ -47,14 +47,11 @@ class _Watch:
         raw = data.decode("latin-1")
         clean = strip_ansi(data)  # OVMF mixes ANSI escapes in (pitfall 9)
         for pattern, rx in self.compiled:
-            if pattern in self.markers:
-                continue
-            for text in (clean, raw):
-                match = rx.search(text)
-                if match:
+            if pattern not in self.markers:
+                line = _line_of(rx, (clean, raw))
+                if line is not None:
                     self.markers[pattern] = self.elapsed()
-                    self.lines[pattern] = matched_line(text, match)
-                    break
+                    self.lines[pattern] = line
         if self.done():
             return None
         for rx, why in _FAILURES:
@@ -80,14 +77,11 @@ class _Watch:
         """Re-read each matched line from the log as it is now: the first match may have seen a
         line QEMU had not finished writing (what the verdict names must be the whole line)."""
         data = read_serial(self.run.serial_log)
+        texts = (strip_ansi(data), data.decode("latin-1"))
         for pattern, rx in self.compiled:
-            if pattern not in self.markers:
-                continue
-            for text in (strip_ansi(data), data.decode("latin-1")):
-                match = rx.search(text)
-                if match:
-                    self.lines[pattern] = matched_line(text, match)
-                    break
+            line = _line_of(rx, texts) if pattern in self.markers else None
+            if line is not None:
+                self.lines[pattern] = line
 
     def missing(self) -> str:
         return ", ".join(f"'{p}'" for p in self.expect if p not in self.markers)
@@ -99,6 +93,15 @@ class _Watch:
             return ""
         lines = [ln.strip() for ln in log.splitlines() if "Boot failed" in ln or "No bootable device" in ln]
         return f" (SeaBIOS: {lines[-1]})" if lines else ""
+
+
+def _line_of(rx: re.Pattern[str], texts: tuple[str, str]) -> str | None:
+    """The line `rx` matches in the ANSI-stripped log, else in the raw one; None if in neither."""
+    for text in texts:
+        match = rx.search(text)
+        if match:
+            return matched_line(text, match)
+    return None
 
 
 def matched_line(text: str, match: re.Match[str]) -> str:
